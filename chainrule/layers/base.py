@@ -1,0 +1,252 @@
+"""``Layer``: a stateful block of computation, as in Keras.
+
+A layer owns weights (Tensors that require grad, in Keras's order and layouts),
+creates them lazily in ``build(input_shape)`` the first time it is called (so
+shapes are inferred from the data), and computes ``call(inputs, training)``.
+Layers assigned as attributes of a layer are tracked, so a composite layer's
+``weights`` lists its own weights and then those of its sub-layers, in the
+order they were assigned.
+
+Regularization: a weight made with ``add_weight(..., regularizer=r)`` adds
+``r(weight)`` to ``layer.losses``; an ``activity_regularizer`` adds
+``r(output)`` of the latest call. The training loop adds ``sum(model.losses)``
+to the loss it differentiates.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .. import backend
+from ..autograd.tensor import Tensor
+
+_name_counts: dict[str, int] = {}
+
+
+def _snake(name: str) -> str:
+    s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
+    s = re.sub(r"(?<=[A-Z])([A-Z][a-z])", r"_\1", s)
+    return s.lower()
+
+
+def unique_name(base: str) -> str:
+    """``dense``, ``dense_1``, ``dense_2``, ... as Keras names layers."""
+    n = _name_counts.get(base, 0)
+    _name_counts[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def to_tensor(x) -> Tensor:
+    """Layer input as a Tensor: arrays become ``floatx`` Tensors, Tensors pass through."""
+    if isinstance(x, Tensor):
+        return x
+    return Tensor(x)
+
+
+class Layer:
+    """Base class of all layers (Keras's ``keras.layers.Layer``)."""
+
+    def __init__(self, trainable: bool = True, name: str | None = None, dtype=None, input_shape=None,
+                 input_dim=None, batch_input_shape=None, activity_regularizer=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unknown argument(s) {sorted(kwargs)}")
+        object.__setattr__(self, "_layers", [])
+        self._own_weights: list[Tensor] = []
+        self._trainable_flags: dict[int, bool] = {}
+        self._weight_regularizers: list = []
+        self._activity_losses: list = []
+        self.built = False
+        self.trainable = trainable
+        self.name = name or unique_name(_snake(type(self).__name__))
+        self.dtype = None if dtype is None else np.dtype(dtype).name
+        if batch_input_shape is not None:
+            self._batch_input_shape = tuple(batch_input_shape)
+        elif input_shape is not None:
+            self._batch_input_shape = (None,) + tuple(input_shape)
+        elif input_dim is not None:
+            self._batch_input_shape = (None, int(input_dim))
+        else:
+            self._batch_input_shape = None
+        from .. import regularizers
+
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.input_shape_seen = None
+        self.output_shape_seen = None
+
+    # ------------------------------------------------------------------ tracking
+    def __setattr__(self, key, value):
+        layers = self.__dict__.get("_layers")
+        if layers is not None and key != "_layers":
+            if isinstance(value, Layer) and value is not self and all(value is not l for l in layers):
+                layers.append(value)
+            elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value):
+                for v in value:
+                    if all(v is not l for l in layers):
+                        layers.append(v)
+        object.__setattr__(self, key, value)
+
+    @property
+    def layers(self) -> list:
+        return list(self._layers)
+
+    def _flatten_layers(self):
+        yield self
+        for l in self._layers:
+            yield from l._flatten_layers()
+
+    # ------------------------------------------------------------------ weights
+    def add_weight(self, name: str, shape, initializer="glorot_uniform", regularizer=None, trainable: bool = True,
+                   dtype=None) -> Tensor:
+        """Create a weight of ``shape`` filled by ``initializer``; it requires grad if trainable."""
+        from .. import initializers, regularizers
+
+        init = initializers.get(initializer)
+        dtype = np.dtype(dtype or self.dtype or backend.floatx())
+        value = np.asarray(init(tuple(shape), dtype=dtype), dtype=dtype)
+        w = Tensor._wrap(value)
+        w.name = f"{self.name}/{name}"
+        w.requires_grad = bool(trainable)
+        self._own_weights.append(w)
+        self._trainable_flags[id(w)] = bool(trainable)
+        reg = regularizers.get(regularizer)
+        if reg is not None:
+            self._weight_regularizers.append((w, reg))
+        return w
+
+    @property
+    def weights(self) -> list:
+        """All weights, own first, then sub-layers' (trainable and not), in creation order."""
+        out, seen = [], set()
+        for layer in self._flatten_layers():
+            for w in layer._own_weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
+
+    @property
+    def trainable_weights(self) -> list:
+        out, seen = [], set()
+        for layer in self._flatten_layers():
+            if not layer.trainable:
+                continue
+            for w in layer._own_weights:
+                if layer._trainable_flags.get(id(w), True) and id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
+
+    @property
+    def non_trainable_weights(self) -> list:
+        train = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in train]
+
+    trainable_variables = trainable_weights
+    variables = weights
+
+    def get_weights(self) -> list:
+        """The weights' values as a list of ndarrays (copies)."""
+        return [w.data.copy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Set the weights from a list of arrays; shapes must match exactly."""
+        own = self.weights
+        weights = list(weights)
+        if len(weights) != len(own):
+            raise ValueError(
+                f"set_weights: layer {self.name!r} expects {len(own)} weight arrays, got {len(weights)}"
+            )
+        arrays = []
+        for w, v in zip(own, weights):
+            v = np.asarray(v.data if isinstance(v, Tensor) else v)
+            if v.shape != w.shape:
+                raise ValueError(
+                    f"set_weights: weight {w.name!r} of layer {self.name!r} has shape {w.shape}, "
+                    f"got an array of shape {v.shape}"
+                )
+            arrays.append(v)
+        for w, v in zip(own, arrays):  # assign only after every shape was checked
+            w.data[...] = v
+
+    def count_params(self) -> int:
+        return int(sum(w.size for w in self.weights))
+
+    # ------------------------------------------------------------------ losses
+    @property
+    def losses(self) -> list:
+        """Regularization penalties: weight regularizers, and activity regularizers of the latest call."""
+        out = []
+        for layer in self._flatten_layers():
+            for w, reg in layer._weight_regularizers:
+                out.append(reg(w))
+            out.extend(layer._activity_losses)
+        return out
+
+    # ------------------------------------------------------------------ calling
+    def build(self, input_shape) -> None:
+        """Create the weights for inputs of ``input_shape`` (batch axis included, as None)."""
+        self.built = True
+
+    def call(self, inputs, training: bool = False):
+        raise NotImplementedError(f"{type(self).__name__}.call is not implemented")
+
+    def compute_output_shape(self, input_shape):
+        """Output shape for ``input_shape`` (batch axis as None), found by a symbolic-free dry run if needed."""
+        x = Tensor._wrap(np.zeros(tuple(1 if d is None else d for d in input_shape), dtype=backend.floatx()))
+        from ..autograd.grad_mode import no_grad
+
+        with no_grad():
+            y = self(x)
+        return (input_shape[0],) + tuple(y.shape[1:])
+
+    def _maybe_build(self, x: Tensor):
+        if self.built:
+            return
+        shape = (None,) + tuple(x.shape[1:]) if x.ndim else ()
+        if self._batch_input_shape is not None:
+            expected = tuple(self._batch_input_shape[1:])
+            if tuple(shape[1:]) != expected and all(e is not None for e in expected):
+                raise ValueError(
+                    f"{self.name}: declared input_shape {expected} but got input of shape {tuple(x.shape)}"
+                )
+        self.build(shape)
+        self.built = True
+
+    def __call__(self, inputs, training: bool = False, **kwargs):
+        if isinstance(inputs, (list, tuple)):
+            inputs = type(inputs)(to_tensor(i) for i in inputs)
+            first = inputs[0]
+        else:
+            inputs = to_tensor(inputs)
+            first = inputs
+        if not self.built:
+            self._maybe_build(first)
+        self.input_shape_seen = tuple(first.shape)
+        out = self.call(inputs, training=training, **kwargs)
+        if self.activity_regularizer is not None:
+            self._activity_losses = [self.activity_regularizer(out)]
+        o = out[0] if isinstance(out, (list, tuple)) else out
+        self.output_shape_seen = tuple(o.shape)
+        return out
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict:
+        """The constructor arguments that recreate this layer (Keras's get_config)."""
+        from .. import regularizers
+
+        cfg = {"name": self.name, "trainable": self.trainable}
+        if self.dtype is not None:
+            cfg["dtype"] = self.dtype
+        if self._batch_input_shape is not None:
+            cfg["batch_input_shape"] = list(self._batch_input_shape)
+        if self.activity_regularizer is not None:
+            cfg["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        return cfg
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"

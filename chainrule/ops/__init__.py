@@ -1,0 +1,70 @@
+"""The differentiable primitives, one module per family of math.
+
+Importing this package also gives ``Tensor`` its operators and methods.
+"""
+from ..autograd.tensor import Tensor
+from .creation import arange, eye, full, ones, ones_like, rand, randn, zeros, zeros_like
+from .elementwise import (
+    abs, add, clip, cos, divide, equal, exp, greater, greater_equal, less, less_equal, log, maximum,
+    minimum, multiply, negative, not_equal, power, relu, sigmoid, sin, sqrt, subtract, tanh, where,
+)
+from .indexing import concatenate, getitem, pad, split, stack
+from .linalg import dot, matmul
+from .reduction import argmax, argmin, logsumexp, max, mean, min, std, sum, var
+from .shape import broadcast_to, cast, expand_dims, flatten, reshape, squeeze, sum_to, swapaxes, transpose
+
+
+def _install_tensor_methods():
+    T = Tensor
+    T.__add__ = lambda a, b: add(a, b)
+    T.__radd__ = lambda a, b: add(b, a)
+    T.__sub__ = lambda a, b: subtract(a, b)
+    T.__rsub__ = lambda a, b: subtract(b, a)
+    T.__mul__ = lambda a, b: multiply(a, b)
+    T.__rmul__ = lambda a, b: multiply(b, a)
+    T.__truediv__ = lambda a, b: divide(a, b)
+    T.__rtruediv__ = lambda a, b: divide(b, a)
+    T.__pow__ = lambda a, b: power(a, b)
+    T.__rpow__ = _rpow
+    T.__matmul__ = lambda a, b: matmul(a, b)
+    T.__rmatmul__ = lambda a, b: matmul(b, a)
+    T.__neg__ = lambda a: negative(a)
+    T.__pos__ = lambda a: a
+    T.__abs__ = lambda a: abs(a)
+    T.__eq__ = lambda a, b: equal(a, b)
+    T.__ne__ = lambda a, b: not_equal(a, b)
+    T.__lt__ = lambda a, b: less(a, b)
+    T.__le__ = lambda a, b: less_equal(a, b)
+    T.__gt__ = lambda a, b: greater(a, b)
+    T.__ge__ = lambda a, b: greater_equal(a, b)
+    T.__getitem__ = getitem
+    T.__hash__ = object.__hash__
+
+    for name, fn in dict(
+        abs=abs, exp=exp, log=log, sqrt=sqrt, sin=sin, cos=cos, tanh=tanh, sigmoid=sigmoid, relu=relu,
+        clip=clip, maximum=maximum, minimum=minimum, sum=sum, mean=mean, var=var, std=std, max=max, min=min,
+        logsumexp=logsumexp, argmax=argmax, argmin=argmin, transpose=transpose, swapaxes=swapaxes,
+        broadcast_to=broadcast_to, squeeze=squeeze, expand_dims=expand_dims, flatten=flatten, matmul=matmul,
+        pad=pad, split=split,
+    ).items():
+        setattr(T, name, fn)
+    T.reshape = lambda self, *shape: reshape(self, *shape)
+    T.T = property(lambda self: transpose(self))
+
+
+def _rpow(a: Tensor, b):
+    from ..autograd.tensor import ensure_tensor
+
+    return power(ensure_tensor(b, like=a), a)
+
+
+_install_tensor_methods()
+
+__all__ = [
+    "abs", "add", "arange", "argmax", "argmin", "broadcast_to", "cast", "clip", "concatenate", "cos", "divide", "dot",
+    "equal", "exp", "expand_dims", "eye", "flatten", "full", "getitem", "greater", "greater_equal", "less",
+    "less_equal", "log", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum", "multiply", "negative",
+    "not_equal", "ones", "ones_like", "pad", "power", "rand", "randn", "relu", "reshape", "sigmoid", "sin", "split",
+    "sqrt", "squeeze", "stack", "std", "subtract", "sum", "sum_to", "swapaxes", "tanh", "transpose", "var", "where",
+    "zeros", "zeros_like",
+]

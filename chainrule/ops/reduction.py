@@ -1,0 +1,190 @@
+"""Reductions over axes: sum, mean, var, std, max, min, logsumexp, argmax, argmin.
+
+``axis`` is None (all axes), an int or a tuple of ints, negative ones counting
+from the end; ``keepdims`` keeps the reduced axes with length one. Every
+backward first restores the reduced axes (``_restore``) so the gradient
+broadcasts back over the elements that were reduced.
+"""
+from __future__ import annotations
+
+import builtins
+
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor, ensure_tensor
+from ..backend import xp
+from .shape import broadcast_to, reshape
+
+
+def normalize_axis(op: str, axis, ndim: int):
+    """``axis`` as a sorted tuple of non-negative ints (None means all axes)."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, xp.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, xp.integer)):
+            raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
+        if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
+        out.append(int(a) % builtins.max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+def _kept_shape(shape, axes):
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _restore(g: Tensor, in_shape, axes, keepdims) -> Tensor:
+    """Reshape a reduced gradient so it broadcasts against the input."""
+    if not keepdims:
+        g = reshape(g, _kept_shape(in_shape, axes))
+    return g
+
+
+class Sum(Function):
+    """y = sum_i x_i over the axes.  dy/dx_i = 1: dL/dx = broadcast(dL/dy)."""
+
+    def forward(self, x, axes, keepdims):
+        self.in_shape, self.axes, self.keepdims = x.shape, axes, keepdims
+        return x.sum(axis=axes, keepdims=keepdims)
+
+    def backward(self, g):
+        return broadcast_to(_restore(g, self.in_shape, self.axes, self.keepdims), self.in_shape)
+
+
+def sum(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    x = ensure_tensor(x)
+    axes = normalize_axis("sum", axis, x.data.ndim)
+    return Sum.apply(x, axes=axes, keepdims=keepdims)
+
+
+def _count(shape, axes):
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    return n
+
+
+def mean(x, axis=None, keepdims: bool = False) -> Tensor:
+    """y = (1/n) sum_i x_i.  dy/dx_i = 1/n."""
+    x = ensure_tensor(x)
+    axes = normalize_axis("mean", axis, x.data.ndim)
+    n = _count(x.shape, axes)
+    if n == 0:
+        raise ValueError(f"mean: cannot average over an empty axis of a tensor of shape {x.shape}")
+    s = Sum.apply(x, axes=axes, keepdims=keepdims)
+    return s * (1.0 / n)
+
+
+def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """y = sum_i (x_i - mean)^2 / (n - ddof).  dy/dx_i = 2 (x_i - mean) / (n - ddof).
+
+    ``ddof=0`` as NumPy and Keras (PyTorch's ``var`` defaults to ``correction=1``).
+    """
+    x = ensure_tensor(x)
+    axes = normalize_axis("var", axis, x.data.ndim)
+    n = _count(x.shape, axes)
+    if n - ddof <= 0:
+        raise ValueError(f"var: {n} elements with ddof={ddof} leave no degrees of freedom (shape {x.shape})")
+    d = x - mean(x, axes, keepdims=True)
+    return Sum.apply(d * d, axes=axes, keepdims=keepdims) * (1.0 / (n - ddof))
+
+
+def std(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """y = sqrt(var(x)).  dy/dx_i = (x_i - mean) / ((n - ddof) y)."""
+    from .elementwise import sqrt
+
+    return sqrt(var(x, axis, keepdims, ddof))
+
+
+class _Extreme(Function):
+    """Shared by Max and Min: the gradient goes to the elements equal to the result,
+    split evenly among ties (as PyTorch's amax/amin)."""
+
+    reduce = None
+
+    def forward(self, x, axes, keepdims):
+        if x.size == 0:
+            raise ValueError(f"{type(self).__name__.lower()}: reduction over an empty tensor of shape {x.shape}")
+        self.in_shape, self.axes, self.keepdims = x.shape, axes, keepdims
+        y = type(self).reduce(x, axis=axes, keepdims=True)
+        self.y_kept = y
+        return y if keepdims else y.reshape(tuple(s for i, s in enumerate(x.shape) if i not in axes))
+
+    def backward(self, g):
+        (x,) = self.inputs
+        hit = x.data == self.y_kept
+        w = hit / hit.sum(axis=self.axes, keepdims=True)
+        g = _restore(g, self.in_shape, self.axes, self.keepdims)
+        return g * Tensor._wrap(w.astype(g.dtype))
+
+
+class Max(_Extreme):
+    """y = max_i x_i.  dy/dx_i = 1/k for the k elements equal to the max, else 0."""
+
+    reduce = staticmethod(xp.max)
+
+
+class Min(_Extreme):
+    """y = min_i x_i.  dy/dx_i = 1/k for the k elements equal to the min, else 0."""
+
+    reduce = staticmethod(xp.min)
+
+
+def max(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    x = ensure_tensor(x)
+    return Max.apply(x, axes=normalize_axis("max", axis, x.data.ndim), keepdims=keepdims)
+
+
+def min(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    x = ensure_tensor(x)
+    return Min.apply(x, axes=normalize_axis("min", axis, x.data.ndim), keepdims=keepdims)
+
+
+class LogSumExp(Function):
+    """y = log sum_i e^{x_i}, computed as m + log sum_i e^{x_i - m} with m = max x (no overflow).
+
+    dy/dx_i = e^{x_i - y} = softmax(x)_i.
+    """
+
+    def forward(self, x, axes, keepdims):
+        self.in_shape, self.axes, self.keepdims = x.shape, axes, keepdims
+        m = x.max(axis=axes, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, xp.zeros((), x.dtype))
+        y = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        self.save_output()
+        return y if keepdims else y.reshape(tuple(s for i, s in enumerate(x.shape) if i not in axes))
+
+    def backward(self, g):
+        from .elementwise import exp
+
+        (x,) = self.inputs
+        y = _restore(self.output, self.in_shape, self.axes, self.keepdims)
+        g = _restore(g, self.in_shape, self.axes, self.keepdims)
+        return g * exp(x - y)
+
+
+def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
+    x = ensure_tensor(x)
+    return LogSumExp.apply(x, axes=normalize_axis("logsumexp", axis, x.data.ndim), keepdims=keepdims)
+
+
+def _arg(fn, name):
+    def op(x, axis=None, keepdims: bool = False) -> Tensor:
+        x = ensure_tensor(x)
+        if x.data.size == 0:
+            raise ValueError(f"{name}: empty tensor of shape {x.shape}")
+        if axis is not None:
+            (axis,) = normalize_axis(name, axis, x.data.ndim)
+        return Tensor._wrap(fn(x.data, axis=axis, keepdims=keepdims))
+
+    op.__name__ = name
+    op.__doc__ = f"Index of the {name[3:]} (first one on ties); an integer tensor, no gradient."
+    return op
+
+
+argmax = _arg(xp.argmax, "argmax")
+argmin = _arg(xp.argmin, "argmin")
+

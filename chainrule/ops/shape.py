@@ -1,0 +1,205 @@
+"""Shape ops: reshape, transpose, broadcasting and its adjoint, squeeze, flatten.
+
+None of these change values, only where they sit, so each backward is the
+inverse rearrangement of the gradient (and the adjoint of broadcasting is
+summation: if y = broadcast(x), then dL/dx = sum of dL/dy over the copies).
+"""
+from __future__ import annotations
+
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor
+from ..backend import xp
+
+
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+class Reshape(Function):
+    """y = x viewed with a new shape (same elements, row-major order).
+
+    dL/dx = reshape(dL/dy, x.shape).
+    """
+
+    def forward(self, x, shape):
+        self.in_shape = x.shape
+        try:
+            return x.reshape(shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}") from None
+
+    def backward(self, g):
+        return reshape(g, self.in_shape)
+
+
+def reshape(x: Tensor, *shape) -> Tensor:
+    """Reshape ``x`` (``-1`` infers one dimension)."""
+    shape = _shape_arg(shape)
+    if x.data.shape == shape:
+        return x
+    return Reshape.apply(x, shape=shape)
+
+
+class Transpose(Function):
+    """y = x with its axes permuted: y[i_p(0), ..., i_p(n-1)] = x[i_0, ..., i_{n-1}].
+
+    dL/dx = transpose(dL/dy, inverse permutation).
+    """
+
+    def forward(self, x, axes):
+        self.axes = axes
+        return x.transpose(axes)
+
+    def backward(self, g):
+        inv = [0] * len(self.axes)
+        for i, a in enumerate(self.axes):
+            inv[a] = i
+        return transpose(g, tuple(inv))
+
+
+def transpose(x: Tensor, *axes) -> Tensor:
+    """Permute the axes (reverse them when none are given), as ``np.transpose``."""
+    axes = _shape_arg(axes)
+    n = x.data.ndim
+    if not axes:
+        axes = tuple(range(n - 1, -1, -1))
+    if len(axes) != n or any(not -n <= a < n for a in axes) or sorted(a % n for a in axes) != list(range(n)):
+        raise ValueError(f"transpose: axes {axes} are not a permutation of the {n} axes of a tensor of shape {x.shape}")
+    axes = tuple(a % n for a in axes)
+    if axes == tuple(range(n)):
+        return x
+    return Transpose.apply(x, axes=axes)
+
+
+def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
+    """Exchange two axes."""
+    n = x.data.ndim
+    try:
+        a1, a2 = range(n)[axis1], range(n)[axis2]
+    except IndexError:
+        raise ValueError(f"swapaxes: axes ({axis1}, {axis2}) out of range for a tensor of shape {x.shape}") from None
+    axes = list(range(n))
+    axes[a1], axes[a2] = axes[a2], axes[a1]
+    return transpose(x, tuple(axes))
+
+
+class BroadcastTo(Function):
+    """y = x repeated along broadcast axes to ``shape`` (NumPy rules).
+
+    dL/dx = sum of dL/dy over the broadcast axes (``sum_to``).
+    """
+
+    def forward(self, x, shape):
+        self.in_shape = x.shape
+        try:
+            return xp.broadcast_to(x, shape)
+        except ValueError:
+            raise ValueError(f"broadcast_to: cannot broadcast a tensor of shape {x.shape} to {shape}") from None
+
+    def backward(self, g):
+        return sum_to(g, self.in_shape)
+
+
+def broadcast_to(x: Tensor, *shape) -> Tensor:
+    shape = _shape_arg(shape)
+    if x.data.shape == shape:
+        return x
+    return BroadcastTo.apply(x, shape=shape)
+
+
+class SumTo(Function):
+    """y = x summed over the axes that broadcasting added or stretched, so y.shape == shape.
+
+    The adjoint of broadcasting: dL/dx = broadcast_to(dL/dy, x.shape).
+    """
+
+    def forward(self, x, shape):
+        self.in_shape = x.shape
+        lead = x.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and x.shape[i + lead] != 1)
+        y = x.sum(axis=axes, keepdims=True) if axes else x
+        if lead:
+            y = y.reshape(shape)
+        return y
+
+    def backward(self, g):
+        return broadcast_to(g, self.in_shape)
+
+
+def sum_to(x: Tensor, shape) -> Tensor:
+    """Sum ``x`` down to ``shape`` (the gradient of a broadcast input)."""
+    shape = tuple(shape)
+    if x.data.shape == shape:
+        return x
+    return SumTo.apply(x, shape=shape)
+
+
+def squeeze(x: Tensor, axis=None) -> Tensor:
+    """Remove axes of length one (all of them, or those in ``axis``)."""
+    shp = x.data.shape
+    if axis is None:
+        new = tuple(s for s in shp if s != 1)
+    else:
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        n = len(shp)
+        norm = set()
+        for a in axes:
+            if not -n <= a < n:
+                raise ValueError(f"squeeze: axis {a} out of range for a tensor of shape {shp}")
+            if shp[a] != 1:
+                raise ValueError(f"squeeze: axis {a} of a tensor of shape {shp} has length {shp[a]}, not 1")
+            norm.add(a % n)
+        new = tuple(s for i, s in enumerate(shp) if i not in norm)
+    return reshape(x, new)
+
+
+def expand_dims(x: Tensor, axis) -> Tensor:
+    """Insert axes of length one at ``axis`` (int or tuple), as ``np.expand_dims``."""
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    n = x.data.ndim + len(axes)
+    norm = sorted(a % n if -n <= a < n else _bad_axis("expand_dims", a, x.shape) for a in axes)
+    shp = list(x.data.shape)
+    for a in norm:
+        shp.insert(a, 1)
+    return reshape(x, tuple(shp))
+
+
+def _bad_axis(op, axis, shape):
+    raise ValueError(f"{op}: axis {axis} out of range for a tensor of shape {shape}")
+
+
+def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+    """Merge the axes ``start_axis..end_axis`` into one (all of them by default, giving 1-D)."""
+    shp = x.data.shape
+    n = len(shp)
+    if n == 0:
+        return reshape(x, (1,))
+    s, e = start_axis % n, end_axis % n
+    if s > e:
+        raise ValueError(f"flatten: start_axis {start_axis} comes after end_axis {end_axis} for shape {shp}")
+    size = 1
+    for d in shp[s : e + 1]:
+        size *= d
+    return reshape(x, shp[:s] + (size,) + shp[e + 1 :])
+
+
+class Cast(Function):
+    """y = x converted to another dtype.  dL/dx = dL/dy converted back to x's dtype."""
+
+    def forward(self, x, dtype):
+        self.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, g):
+        return cast(g, self.in_dtype)
+
+
+def cast(x: Tensor, dtype) -> Tensor:
+    dtype = xp.dtype(dtype)
+    if x.data.dtype == dtype:
+        return x
+    if x.requires_grad and dtype.kind != "f":
+        return Tensor._wrap(x.data.astype(dtype))
+    return Cast.apply(x, dtype=dtype)
