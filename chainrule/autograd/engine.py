@@ -10,8 +10,12 @@ a chain of any length (an RNN over 10,000 steps) backpropagates.
 from __future__ import annotations
 
 from .. import backend
+from .function import Function
 from .grad_mode import enable_grad, no_grad
 from .tensor import Tensor
+
+_base_release = Function.release
+_wrap = Tensor._wrap
 
 
 def _count_consumers(roots):
@@ -19,13 +23,14 @@ def _count_consumers(roots):
 
     A node may run its backward only when all of those uses have sent their
     gradient (Kahn's algorithm); the count is found with an explicit stack.
+    Functions are the keys (hashed by identity).
     """
     consumers = {}
     stack = []
     for r in roots:
         fn = r._ctx
-        if fn is not None and id(fn) not in consumers:
-            consumers[id(fn)] = 0
+        if fn is not None and fn not in consumers:
+            consumers[fn] = 0
             stack.append(fn)
     while stack:
         fn = stack.pop()
@@ -37,24 +42,13 @@ def _count_consumers(roots):
         for t in fn.inputs:
             p = t._ctx
             if p is not None:
-                n = consumers.get(id(p))
+                n = consumers.get(p)
                 if n is None:
-                    consumers[id(p)] = 1
+                    consumers[p] = 1
                     stack.append(p)
                 else:
-                    consumers[id(p)] = n + 1
+                    consumers[p] = n + 1
     return consumers
-
-
-def _release_consumers(fn, consumers, ready):
-    """``fn`` has sent its gradients: each producer it used has one consumer fewer to wait for."""
-    for t in fn.inputs:
-        p = t._ctx
-        if p is not None:
-            n = consumers[id(p)] - 1
-            consumers[id(p)] = n
-            if n == 0:
-                ready.append(p)
 
 
 def _as_grad(g, t: Tensor, where: str) -> Tensor:
@@ -99,11 +93,12 @@ def run_backward(roots, grad_roots, targets=None, create_graph=False, retain_gra
                 "did you build it under no_grad(), or from tensors without requires_grad=True?"
             )
 
-    # Gradients arriving at each Function's outputs, keyed by id(Function).
-    pending: dict[int, list] = {}
-    leaf_grads: dict[int, tuple] = {}
+    # Gradients arriving at each Function's outputs, keyed by the Function.
+    pending: dict = {}
+    leaf_grads: dict[int, list] = {}
     target_ids = None
     found = {}
+    given = []  # arrays the caller passed in: a leaf's .grad must not alias them
     if targets is not None:
         target_ids = {}
         for i, t in enumerate(targets):
@@ -114,98 +109,149 @@ def run_backward(roots, grad_roots, targets=None, create_graph=False, retain_gra
 
     mode = enable_grad() if create_graph else no_grad()
     with mode:
-        for r, g in zip(roots, grad_roots):
-            g = _as_grad(g, r, where)
+        for r, g0 in zip(roots, grad_roots):
+            g = _as_grad(g0, r, where)
+            if g0 is not None:
+                given.append(g.data)
             if r._ctx is None:
                 if target_ids is not None:
                     if id(r) in target_ids:
                         found[id(r)] = _accumulate(found.get(id(r)), g)
                 else:
                     prev = leaf_grads.get(id(r))
-                    leaf_grads[id(r)] = (r, _accumulate(prev[1] if prev else None, g))
+                    leaf_grads[id(r)] = [r, _accumulate(prev[1] if prev else None, g)]
                 continue
-            slot = pending.setdefault(id(r._ctx), [None] * r._ctx.n_outputs)
+            slot = pending.get(r._ctx)
+            if slot is None:
+                slot = pending[r._ctx] = [None] * r._ctx.n_outputs
             slot[r._out_idx] = _accumulate(slot[r._out_idx], g)
 
         consumers = _count_consumers(roots)
         ready = []
         for r in roots:
             fn = r._ctx
-            if fn is not None and consumers[id(fn)] == 0 and fn not in ready:
+            if fn is not None and consumers[fn] == 0 and fn not in ready:
                 ready.append(fn)
         retained = []
-        keep_alive = []
+        # A Function that saved its output (weakly) reads it in backward; when the consumers that
+        # held that output are released first, ``hold`` keeps it alive until the producer has run.
+        hold = {}
+        release = not retain_graph
+        collect_leaves = target_ids is None
         while ready:
             fn = ready.pop()
-            grads_out = pending.pop(id(fn), None)
-            if grads_out is None:  # nothing flowed here (e.g. a backward returned None)
-                _release_consumers(fn, consumers, ready)
-                continue
-            if target_ids is not None:
-                for i, g in enumerate(grads_out):
-                    if (id(fn), i) in target_ids and g is not None:
-                        found[(id(fn), i)] = g
-            if fn.n_outputs > 1:
-                grads_out = [
-                    g if g is not None else Tensor._wrap(backend.xp.zeros(shape, dtype))
-                    for g, (shape, dtype) in zip(grads_out, fn.out_meta)
-                ]
-            if targets is None and fn._retained is not None:
-                for i, ref in fn._retained.items():
-                    t = ref()
-                    if t is not None and grads_out[i] is not None:
-                        retained.append((t, grads_out[i]))
-            grads_in = fn.backward(*grads_out)
-            if not isinstance(grads_in, tuple):
-                grads_in = (grads_in,)
             inputs = fn.inputs
-            needs = fn.needs_input_grad
-            if len(grads_in) != len(inputs):
-                raise RuntimeError(
-                    f"{type(fn).__name__}.backward returned {len(grads_in)} gradients for {len(inputs)} inputs"
-                )
-            _release_consumers(fn, consumers, ready)
-            for t, g, need in zip(inputs, grads_in, needs):
-                if not need or g is None:
+            grads_out = pending.pop(fn, None)
+            if grads_out is None:  # nothing flowed here (e.g. a backward returned None)
+                grads_in = (None,) * len(inputs)
+            else:
+                if target_ids is not None:
+                    for i, g in enumerate(grads_out):
+                        if g is not None and (id(fn), i) in target_ids:
+                            found[(id(fn), i)] = g
+                if fn.n_outputs > 1:
+                    grads_out = [
+                        g if g is not None else Tensor._wrap(backend.xp.zeros(shape, dtype))
+                        for g, (shape, dtype) in zip(grads_out, fn.out_meta)
+                    ]
+                if fn._retained is not None and collect_leaves:
+                    for i, ref in fn._retained.items():
+                        t = ref()
+                        if t is not None and grads_out[i] is not None:
+                            retained.append((t, grads_out[i]))
+                grads_in = fn.backward(*grads_out)
+                if type(grads_in) is not tuple:
+                    grads_in = (grads_in,)
+                if len(grads_in) != len(inputs):
+                    raise RuntimeError(
+                        f"{type(fn).__name__}.backward returned {len(grads_in)} gradients for {len(inputs)} inputs"
+                    )
+            for t, g, need in zip(inputs, grads_in, fn.needs_input_grad):
+                p = t._ctx
+                if p is not None:
+                    n = consumers[p] - 1
+                    consumers[p] = n
+                    if n == 0:
+                        ready.append(p)
+                    if release and p._out_ref is not None:
+                        h = hold.get(p)
+                        if h is None:
+                            hold[p] = [t]
+                        else:
+                            h.append(t)
+                if g is None or not need:
                     continue
-                if g.shape != t.shape:
+                if g.data.shape != t.data.shape:
                     raise RuntimeError(
                         f"{type(fn).__name__}.backward: gradient of shape {g.shape} for an input of shape {t.shape}"
                     )
-                p = t._ctx
                 if p is None:
-                    if target_ids is not None:
-                        if id(t) in target_ids:
-                            found[id(t)] = _accumulate(found.get(id(t)), g)
-                    else:
+                    if collect_leaves:
                         prev = leaf_grads.get(id(t))
-                        leaf_grads[id(t)] = (t, g if prev is None else prev[1] + g)
+                        if prev is None:
+                            leaf_grads[id(t)] = [t, g]
+                        else:
+                            prev[1] = prev[1] + g if create_graph else _wrap(prev[1].data + g.data)
+                    elif id(t) in target_ids:
+                        found[id(t)] = _accumulate(found.get(id(t)), g)
                 else:
-                    slot = pending.get(id(p))
+                    slot = pending.get(p)
                     if slot is None:
-                        slot = pending[id(p)] = [None] * p.n_outputs
-                    slot[t._out_idx] = _accumulate(slot[t._out_idx], g)
-            if not retain_graph:
-                # A producer's backward may still read its output through a weak reference;
-                # the consumer's inputs keep it alive until the walk ends.
-                keep_alive.append(inputs)
-                fn.release()
+                        slot = pending[p] = [None] * p.n_outputs
+                        slot[t._out_idx] = g
+                    else:
+                        prev = slot[t._out_idx]
+                        if prev is None:
+                            slot[t._out_idx] = g
+                        else:  # without create_graph no graph is recorded: add the arrays directly
+                            slot[t._out_idx] = prev + g if create_graph else _wrap(prev.data + g.data)
+            if release:
+                if hold:
+                    hold.pop(fn, None)
+                if type(fn).release is _base_release:  # inlined Function.release
+                    d = fn.__dict__
+                    d.clear()
+                    d["_released"] = True
+                else:
+                    fn.release()
 
     if targets is not None:
         out = [None] * len(targets)
+        seen = {id(a) for a in given}
         for key, idxs in target_ids.items():
+            g = found.get(key)
+            if g is not None and not create_graph:
+                g = _owned(g, seen)
             for i in idxs:
-                out[i] = found.get(key)
+                out[i] = g
         return out
 
-    for t, g in leaf_grads.values():
-        if not create_graph:
-            g = g.detach() if g._ctx is not None else g
-        t.grad = g if t.grad is None else _sum_grads(t.grad, g, create_graph)
-    for t, g in retained:
-        g = g if create_graph else g.detach()
-        t.grad = g if t.grad is None else _sum_grads(t.grad, g, create_graph)
+    if create_graph:
+        for t, g in leaf_grads.values():
+            t.grad = g if t.grad is None else _sum_grads(t.grad, g, True)
+        for t, g in retained:
+            t.grad = g if t.grad is None else _sum_grads(t.grad, g, True)
+        return None
+    # Each .grad gets an array of its own, writable, that nothing else refers to: an optimizer
+    # may update or clip it in place. The walk's arrays are used as they are where that already
+    # holds (a fresh product from a backward); views, broadcasts, arrays handed to two tensors
+    # (the two inputs of an add), and arrays the caller passed in are copied.
+    seen = {id(a) for a in given}
+    for t, g in [*leaf_grads.values(), *retained]:
+        if t.grad is not None:
+            t.grad = Tensor._wrap(t.grad.data + g.data)  # a new array: accumulation never writes into the old one
+        else:
+            t.grad = _owned(g, seen)
     return None
+
+
+def _owned(g: Tensor, seen: set) -> Tensor:
+    """``g``, or a copy of it, whose array is writable and referred to by nothing else in this result."""
+    arr = g.data
+    if id(arr) in seen or not (arr.flags.owndata and arr.flags.writeable):
+        g = Tensor._wrap(arr.copy())
+    seen.add(id(g.data))
+    return g
 
 
 def _sum_grads(a, b, create_graph):

@@ -24,6 +24,9 @@ import weakref
 from .grad_mode import _state
 from .tensor import Tensor
 
+_wrap = Tensor._wrap
+_new = object.__new__
+
 
 class Function:
     inputs: tuple | None = None
@@ -58,26 +61,49 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Tensor, **params):
+        # The hot path of every op: kept flat (no helper calls) for the common one- and two-input cases.
         fn = cls()
-        out = fn.forward(*[t.data for t in inputs], **params)
-        if _state.enabled:
-            for t in inputs:
-                if t.requires_grad:
-                    fn.inputs = inputs
-                    fn.needs_input_grad = tuple(t.requires_grad for t in inputs)
-                    break
-        if fn.inputs is None:
-            if type(out) is tuple:
-                return tuple(Tensor._wrap(o) for o in out)
-            return Tensor._wrap(out)
+        n = len(inputs)
+        if n == 2:
+            a, b = inputs
+            out = fn.forward(a.data, b.data, **params)
+            record = (a.requires_grad or b.requires_grad) and _state.enabled
+            if record:
+                fn.needs_input_grad = (a.requires_grad, b.requires_grad)
+        elif n == 1:
+            a = inputs[0]
+            out = fn.forward(a.data, **params)
+            record = a.requires_grad and _state.enabled
+            if record:
+                fn.needs_input_grad = (True,)
+        else:
+            out = fn.forward(*[t.data for t in inputs], **params)
+            record = _state.enabled and any(t.requires_grad for t in inputs)
+            if record:
+                fn.needs_input_grad = tuple(t.requires_grad for t in inputs)
         if type(out) is tuple:
+            if not record:
+                return tuple(_wrap(o) for o in out)
+            fn.inputs = inputs
             fn.n_outputs = len(out)
             fn.out_meta = [(o.shape, o.dtype) for o in out]
-            res = tuple(Tensor._wrap(o, fn, i) for i, o in enumerate(out))
+            res = tuple(_wrap(o, fn, i) for i, o in enumerate(out))
             if fn._save_out:
                 fn._out_ref = [weakref.ref(r) for r in res]
             return res
-        res = Tensor._wrap(out, fn)
+        res = _new(Tensor)
+        res.data = out
+        res.grad = None
+        res._out_idx = 0
+        res._retains_grad = False
+        res.name = None
+        if not record:
+            res._ctx = None
+            res.requires_grad = False
+            return res
+        fn.inputs = inputs
+        res._ctx = fn
+        res.requires_grad = True
         if fn._save_out:
             fn._out_ref = weakref.ref(res)
         return res

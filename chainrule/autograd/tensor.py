@@ -182,11 +182,15 @@ def ensure_tensor(value, like: Tensor | None = None) -> Tensor:
     """Turn a scalar or array-like into a Tensor; Python scalars take ``like``'s float dtype."""
     if isinstance(value, Tensor):
         return value
-    if like is not None and backend.is_float(like.data.dtype):
-        arr = backend.xp.asarray(value)
-        if arr.ndim == 0 and arr.dtype.kind in "fiub":
+    if like is not None:
+        dt = like.data.dtype
+        if dt.kind == "f":
             # A scalar adopts the tensor's dtype, as in NumPy's and PyTorch's weak-scalar rules.
-            return Tensor._wrap(arr.astype(like.data.dtype))
+            if type(value) is float or type(value) is int:
+                return Tensor._wrap(backend.xp.array(value, dtype=dt))
+            arr = backend.xp.asarray(value)
+            if arr.ndim == 0 and arr.dtype.kind in "fiub":
+                return Tensor._wrap(arr.astype(dt))
     return Tensor._wrap(backend.as_array(value))
 
 

@@ -16,27 +16,29 @@ from .shape import broadcast_to, cast, expand_dims, flatten, reshape, squeeze, s
 
 def _install_tensor_methods():
     T = Tensor
-    T.__add__ = lambda a, b: add(a, b)
+    # The op functions themselves are the dunder methods (no wrapper call on the hot path);
+    # the reflected forms swap the operands.
+    T.__add__ = add
     T.__radd__ = lambda a, b: add(b, a)
-    T.__sub__ = lambda a, b: subtract(a, b)
+    T.__sub__ = subtract
     T.__rsub__ = lambda a, b: subtract(b, a)
-    T.__mul__ = lambda a, b: multiply(a, b)
+    T.__mul__ = multiply
     T.__rmul__ = lambda a, b: multiply(b, a)
-    T.__truediv__ = lambda a, b: divide(a, b)
+    T.__truediv__ = divide
     T.__rtruediv__ = lambda a, b: divide(b, a)
-    T.__pow__ = lambda a, b: power(a, b)
+    T.__pow__ = power
     T.__rpow__ = _rpow
-    T.__matmul__ = lambda a, b: matmul(a, b)
+    T.__matmul__ = matmul
     T.__rmatmul__ = lambda a, b: matmul(b, a)
-    T.__neg__ = lambda a: negative(a)
+    T.__neg__ = negative
     T.__pos__ = lambda a: a
-    T.__abs__ = lambda a: abs(a)
-    T.__eq__ = lambda a, b: equal(a, b)
-    T.__ne__ = lambda a, b: not_equal(a, b)
-    T.__lt__ = lambda a, b: less(a, b)
-    T.__le__ = lambda a, b: less_equal(a, b)
-    T.__gt__ = lambda a, b: greater(a, b)
-    T.__ge__ = lambda a, b: greater_equal(a, b)
+    T.__abs__ = abs
+    T.__eq__ = equal
+    T.__ne__ = not_equal
+    T.__lt__ = less
+    T.__le__ = less_equal
+    T.__gt__ = greater
+    T.__ge__ = greater_equal
     T.__getitem__ = getitem
     T.__hash__ = object.__hash__
 

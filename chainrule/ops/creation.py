@@ -44,12 +44,12 @@ def full(shape, fill_value, dtype=None, requires_grad=False) -> Tensor:
 
 
 def zeros_like(t, dtype=None, requires_grad=False) -> Tensor:
-    data = t.data if isinstance(t, Tensor) else xp.asarray(t)
+    data = t.data if isinstance(t, Tensor) else backend.as_array(t)
     return _make(xp.zeros(data.shape, data.dtype if dtype is None else dtype), requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad=False) -> Tensor:
-    data = t.data if isinstance(t, Tensor) else xp.asarray(t)
+    data = t.data if isinstance(t, Tensor) else backend.as_array(t)
     return _make(xp.ones(data.shape, data.dtype if dtype is None else dtype), requires_grad)
 
 

@@ -7,24 +7,36 @@ clip), the choice PyTorch makes is used and stated in the docstring.
 """
 from __future__ import annotations
 
+from .. import backend
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor, ensure_tensor
 from ..backend import xp
-from .shape import sum_to
+from .shape import cast, sum_to
 
 
 def _operands(op: str, a, b):
-    if not isinstance(a, Tensor):
+    if type(a) is not Tensor and not isinstance(a, Tensor):
         a = ensure_tensor(a, like=b if isinstance(b, Tensor) else None)
-    if not isinstance(b, Tensor):
+    if type(b) is not Tensor and not isinstance(b, Tensor):
         b = ensure_tensor(b, like=a)
-    ka, kb = a.data.dtype.kind, b.data.dtype.kind
+    da, db = a.data.dtype, b.data.dtype
+    if da is db or da == db:
+        return a, b
+    ka, kb = da.kind, db.kind
     # An integer or bool operand meeting a float tensor takes the float's dtype (as in PyTorch),
     # instead of NumPy's promotion of int64 + float32 to float64.
     if ka == "f" and kb != "f":
-        b = Tensor._wrap(b.data.astype(a.data.dtype))
+        b = Tensor._wrap(b.data.astype(da))
     elif kb == "f" and ka != "f":
-        a = Tensor._wrap(a.data.astype(b.data.dtype))
+        a = Tensor._wrap(a.data.astype(db))
+    elif ka == "f" and kb == "f":
+        # Two float dtypes: the narrower operand is cast up through the differentiable ``cast``,
+        # so its gradient comes back in its own dtype (a float32 leaf never gets a float64 .grad).
+        wide = xp.promote_types(da, db)
+        if da != wide:
+            a = cast(a, wide)
+        if db != wide:
+            b = cast(b, wide)
     return a, b
 
 
@@ -107,7 +119,10 @@ class Pow(Function):
         ga = sum_to(g * b * a ** (b - 1.0), a.shape) if na else None
         gb = None
         if nb:
-            safe = Tensor._wrap(xp.where((a.data == 0) & (b.data >= 0), xp.ones((), a.dtype), a.data))
+            # ln(a) is replaced by ln(1) = 0 where a = 0 and b >= 0; the substitution goes through
+            # the differentiable ``where``, so the second derivative in a (a^b / a) is kept.
+            at_zero = (a.data == 0) & (b.data >= 0)
+            safe = where(Tensor._wrap(at_zero), Tensor._wrap(xp.ones((), a.dtype)), a) if at_zero.any() else a
             gb = sum_to(g * a**b * log(safe), b.shape)
         return ga, gb
 
@@ -334,7 +349,10 @@ def divide(a, b) -> Tensor:
 
 
 def power(a, b) -> Tensor:
-    if isinstance(a, Tensor) and not isinstance(b, Tensor) and isinstance(b, (int, float)):
+    if isinstance(a, Tensor) and not isinstance(b, Tensor) and isinstance(b, (int, float, xp.number)):
+        # A NumPy scalar exponent becomes a Python number, so that float32 ** float64(2) stays float32.
+        if isinstance(b, xp.number):
+            b = int(b) if isinstance(b, xp.integer) else float(b)
         return PowScalar.apply(a, p=b)
     return Pow.apply(*_operands("power", a, b))
 
@@ -347,7 +365,7 @@ def _unary(cls, name):
     def op(x) -> Tensor:
         x = ensure_tensor(x)
         if x.data.dtype.kind != "f" and name not in ("abs", "relu"):
-            x = Tensor._wrap(x.data.astype(float))
+            x = Tensor._wrap(x.data.astype(backend.floatx_dtype()))
         return cls.apply(x)
 
     op.__name__ = name

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor, ensure_tensor
 from ..backend import xp
-from .shape import expand_dims
+from .shape import cast, expand_dims
 
 
 def _is_basic(index) -> bool:
@@ -113,7 +113,18 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
     nd = tensors[0].ndim
     if nd == 0 or any(t.ndim != nd for t in tensors):
         raise ValueError(f"concatenate: all tensors need the same number (>= 1) of dimensions, got shapes {[t.shape for t in tensors]}")
-    return Concatenate.apply(*tensors, axis=_axis_for("concatenate", axis, nd))
+    return Concatenate.apply(*_common_dtype(tensors), axis=_axis_for("concatenate", axis, nd))
+
+
+def _common_dtype(tensors):
+    """Bring mixed dtypes to one; float members are cast through the differentiable ``cast``,
+    so each gradient comes back in its input's dtype."""
+    dtypes = {t.data.dtype for t in tensors}
+    if len(dtypes) == 1:
+        return tensors
+    floats = [d for d in dtypes if d.kind == "f"]
+    target = xp.result_type(*floats) if floats else xp.result_type(*dtypes)
+    return [t if t.data.dtype == target else cast(t, target) for t in tensors]
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
@@ -161,7 +172,13 @@ class Pad(Function):
 def pad(x: Tensor, pad_width, constant_values=0) -> Tensor:
     """Pad with a constant; ``pad_width`` is an int, a (before, after) pair, or one pair per axis."""
     x = ensure_tensor(x)
-    pw = xp.broadcast_to(xp.asarray(pad_width, dtype=int).reshape(-1, 2) if xp.ndim(pad_width) else xp.asarray([[pad_width, pad_width]]), (x.ndim, 2))
+    pw = xp.asarray(pad_width)
+    if pw.dtype.kind not in "iu" or (pw.ndim and pw.size % 2):
+        raise ValueError(f"pad: pad_width must be an int, a (before, after) pair or one pair per axis, got {pad_width!r}")
+    pw = pw.reshape(-1, 2) if pw.ndim else xp.asarray([[int(pw), int(pw)]])
+    if pw.shape[0] not in (1, x.ndim):
+        raise ValueError(f"pad: pad_width {pad_width!r} gives {pw.shape[0]} pairs for a tensor of shape {x.shape}")
+    pw = xp.broadcast_to(pw, (x.ndim, 2))
     if (pw < 0).any():
         raise ValueError(f"pad: pad widths must be >= 0, got {pad_width!r}")
     pw = tuple((int(a), int(b)) for a, b in pw)

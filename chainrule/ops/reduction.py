@@ -19,14 +19,24 @@ def normalize_axis(op: str, axis, ndim: int):
     """``axis`` as a sorted tuple of non-negative ints (None means all axes)."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, xp.integer)) else tuple(axis)
+    if isinstance(axis, (int, xp.integer)):
+        axes = (axis,)
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(axis)
+    else:
+        raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
     out = []
     for a in axes:
-        if not isinstance(a, (int, xp.integer)):
+        if not isinstance(a, (int, xp.integer)) or isinstance(a, bool):
             raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
-        if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+        if ndim == 0:
+            # As PyTorch: a 0-d tensor accepts axis 0 or -1, and reducing it changes nothing.
+            if a not in (0, -1):
+                raise ValueError(f"{op}: axis {a} is out of range for a tensor with 0 dimensions")
+            continue
+        if not -ndim <= a < ndim:
             raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
-        out.append(int(a) % builtins.max(ndim, 1))
+        out.append(int(a) % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis!r}")
     return tuple(sorted(out))
@@ -83,20 +93,47 @@ def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
 
     ``ddof=0`` as NumPy and Keras (PyTorch's ``var`` defaults to ``correction=1``).
     """
+    return _var("var", x, axis, keepdims, ddof)
+
+
+def _var(op, x, axis, keepdims, ddof):
     x = ensure_tensor(x)
-    axes = normalize_axis("var", axis, x.data.ndim)
+    axes = normalize_axis(op, axis, x.data.ndim)
     n = _count(x.shape, axes)
     if n - ddof <= 0:
-        raise ValueError(f"var: {n} elements with ddof={ddof} leave no degrees of freedom (shape {x.shape})")
+        raise ValueError(f"{op}: {n} elements with ddof={ddof} leave no degrees of freedom (shape {x.shape})")
     d = x - mean(x, axes, keepdims=True)
     return Sum.apply(d * d, axes=axes, keepdims=keepdims) * (1.0 / (n - ddof))
 
 
-def std(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """y = sqrt(var(x)).  dy/dx_i = (x_i - mean) / ((n - ddof) y)."""
-    from .elementwise import sqrt
+class _StdSqrt(Function):
+    """y = sqrt(v) for a variance v >= 0.  dy/dv = 1 / (2y), taken as 0 where y = 0.
 
-    return sqrt(var(x, axis, keepdims, ddof))
+    A constant slice has no direction in which its standard deviation changes
+    smoothly; the gradient there is 0, as PyTorch's ``std`` gives (plain sqrt
+    would give 0 * inf = nan).
+    """
+
+    def forward(self, v):
+        self.save_output()
+        y = xp.sqrt(v)
+        self.zero = y == 0
+        return y
+
+    def backward(self, g):
+        from .elementwise import where
+
+        y = self.output
+        if not self.zero.any():
+            return g / (y * 2.0)
+        zero = Tensor._wrap(self.zero)
+        safe_y = where(zero, Tensor._wrap(xp.ones((), y.dtype)), y)
+        return where(zero, Tensor._wrap(xp.zeros((), g.dtype)), g / (safe_y * 2.0))
+
+
+def std(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """y = sqrt(var(x)).  dy/dx_i = (x_i - mean) / ((n - ddof) y), and 0 where y = 0 (as PyTorch)."""
+    return _StdSqrt.apply(_var("std", x, axis, keepdims, ddof))
 
 
 class _Extreme(Function):
@@ -177,7 +214,10 @@ def _arg(fn, name):
         if x.data.size == 0:
             raise ValueError(f"{name}: empty tensor of shape {x.shape}")
         if axis is not None:
-            (axis,) = normalize_axis(name, axis, x.data.ndim)
+            if not isinstance(axis, (int, xp.integer)):
+                raise TypeError(f"{name}: axis must be an int or None, got {axis!r}")
+            axes = normalize_axis(name, axis, x.data.ndim)
+            axis = axes[0] if axes else None
         return Tensor._wrap(fn(x.data, axis=axis, keepdims=keepdims))
 
     op.__name__ = name

@@ -130,6 +130,8 @@ class SumTo(Function):
 
 def sum_to(x: Tensor, shape) -> Tensor:
     """Sum ``x`` down to ``shape`` (the gradient of a broadcast input)."""
+    if x.data.shape == shape:
+        return x
     shape = tuple(shape)
     if x.data.shape == shape:
         return x
@@ -176,6 +178,9 @@ def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
     n = len(shp)
     if n == 0:
         return reshape(x, (1,))
+    for a in (start_axis, end_axis):
+        if not -n <= a < n:
+            _bad_axis("flatten", a, shp)
     s, e = start_axis % n, end_axis % n
     if s > e:
         raise ValueError(f"flatten: start_axis {start_axis} comes after end_axis {end_axis} for shape {shp}")
