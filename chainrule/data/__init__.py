@@ -1,0 +1,11 @@
+"""Data: datasets of samples, the mini-batch loader, and the ready-made datasets.
+
+``Dataset`` and ``TensorDataset`` hold samples; ``DataLoader`` batches them;
+``datasets`` has ``mnist``, ``fashion_mnist`` and ``tiny_shakespeare``, each with
+``load_data()``.
+"""
+from . import datasets
+from .dataset import Dataset, TensorDataset
+from .loader import DataLoader, default_collate
+
+__all__ = ["DataLoader", "Dataset", "TensorDataset", "datasets", "default_collate"]
