@@ -1,0 +1,421 @@
+"""Saving and loading models: one safetensors file per model.
+
+``model.save(path)`` writes a single `safetensors <https://github.com/huggingface/safetensors>`_
+file. Its tensors are the weights, named ``"<index>:<layer path>/<weight>"`` (e.g.
+``"0000:dense/kernel"``) so their order is exactly ``model.weights``, plus the optimizer
+state (``"optimizer:<key>"``) when the model was compiled. Its metadata holds one JSON
+document under ``"chainrule_config"``: the model's class (name, module and qualified
+name), its config (for a Sequential, each layer's class and config), the input
+signature used to build it, and the compile settings (optimizer, loss and metrics,
+serialized). ``save_weights`` writes the same kind of file without the architecture.
+
+``load_model(path, custom_objects=None, compile=True)`` rebuilds the model from the
+config, builds it with zeros of the recorded input shape, loads the weights, and
+compiles it again. A Sequential of built-in layers needs nothing else. A subclassed
+model, or a custom layer, must be importable by its module and name (defined at the
+top level of a module, not inside a function) or be passed in ``custom_objects``
+(``{"MyModel": MyModel}``); its ``get_config`` must give the constructor arguments
+(``Model`` records them automatically when they are JSON-able).
+
+Every write is atomic: the bytes go to a temporary file in the same directory, are
+flushed to disk (fsync), and the file is renamed over the target (``os.replace``);
+on any error the previous file is untouched and the temporary one removed. A file
+that is truncated, corrupt or not a chainrule file gives a ``ValueError`` naming
+the file and what is wrong.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import os
+import sys
+import tempfile
+import warnings
+
+import numpy as np
+
+FORMAT_VERSION = 1
+_CONFIG_KEY = "chainrule_config"
+
+
+# ------------------------------------------------------------------------------------------ layers
+def serialize_layer(layer) -> dict:
+    """``{"class_name", "module", "config"}`` of a layer (or a nested model)."""
+    cls = type(layer)
+    return {"class_name": cls.__name__, "module": cls.__module__, "qualname": cls.__qualname__,
+            "config": dict(layer.get_config())}
+
+
+def _resolve_class(class_name: str, module=None, qualname=None, custom_objects=None, what="layer"):
+    custom_objects = custom_objects or {}
+    if class_name in custom_objects:
+        return custom_objects[class_name]
+    if qualname and qualname in custom_objects:
+        return custom_objects[qualname]
+    from .. import layers as layers_mod
+    from . import Model, Sequential
+
+    builtin = {"Sequential": Sequential, "Model": Model}
+    if class_name in builtin and (module is None or module.startswith("chainrule.")):
+        return builtin[class_name]
+    if (module is None or module.startswith("chainrule.")) and isinstance(getattr(layers_mod, class_name, None),
+                                                                          type):
+        return getattr(layers_mod, class_name)
+    if module and qualname and "<locals>" not in qualname:
+        mod = sys.modules.get(module)
+        if mod is None:
+            try:
+                mod = importlib.import_module(module)
+            except ImportError:
+                mod = None
+        obj = mod
+        for part in qualname.split("."):
+            obj = getattr(obj, part, None) if obj is not None else None
+        if isinstance(obj, type):
+            return obj
+    where = f" (from module {module!r})" if module else ""
+    raise ValueError(
+        f"unknown {what} class {class_name!r}{where}: it is not a chainrule class and cannot be imported. "
+        f"Define it at the top level of an importable module, or pass custom_objects={{{class_name!r}: "
+        f"{class_name}}} to load_model")
+
+
+def deserialize_layer(entry: dict, custom_objects=None):
+    """The layer that ``serialize_layer`` described."""
+    if not isinstance(entry, dict) or "class_name" not in entry:
+        raise ValueError(f"deserialize_layer: expected a dict with 'class_name' and 'config', got {entry!r}")
+    cls = _resolve_class(entry["class_name"], entry.get("module"), entry.get("qualname"), custom_objects)
+    config = dict(entry.get("config") or {})
+    params = inspect.signature(cls.from_config).parameters
+    if "custom_objects" in params:
+        return cls.from_config(config, custom_objects=custom_objects)
+    return cls.from_config(config)
+
+
+# ------------------------------------------------------------------------------------------ writing
+def _json_default(obj):
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.dtype):
+        return obj.name
+    if isinstance(obj, tuple):
+        return list(obj)
+    raise TypeError(f"{type(obj).__name__} {obj!r} is not JSON-serializable")
+
+
+def _to_json(doc, who: str) -> str:
+    try:
+        return json.dumps(doc, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{who}: the model's configuration cannot be written as JSON: {exc}. Give custom layers "
+                         "a get_config() of plain values (numbers, strings, lists, dicts)") from None
+
+
+def _named_weights(model) -> list:
+    """``[(key, Tensor)]`` in ``model.weights`` order; key = ``"<index>:<layer path>/<weight name>"``."""
+    out, seen = [], set()
+
+    def walk(layer, path):
+        yield layer, path
+        for sub in layer._layers:
+            yield from walk(sub, f"{path}/{sub.name}" if path else sub.name)
+
+    for layer, path in walk(model, ""):
+        for w in layer._own_weights:
+            if id(w) in seen:
+                continue
+            seen.add(id(w))
+            short = (w.name or "weight").rsplit("/", 1)[-1]
+            out.append((f"{len(out):04d}:{path + '/' if path else ''}{short}", w))
+    weights = model.weights
+    if [id(w) for _, w in out] != [id(w) for w in weights]:  # a layer that overrides .weights
+        out = [(f"{i:04d}:{w.name or 'weight'}", w) for i, w in enumerate(weights)]
+    return out
+
+
+def _contiguous(a) -> np.ndarray:
+    # (np.ascontiguousarray would turn a 0-d array into a 1-d one.)
+    a = np.asarray(a)
+    return a if a.flags.c_contiguous else a.copy(order="C")
+
+
+def _weight_tensors(model) -> dict:
+    return {key: _contiguous(w.data) for key, w in _named_weights(model)}
+
+
+def atomic_write(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory, fsync, ``os.replace``."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot save to {path!r}: the directory {directory!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def _write(path, tensors: dict, doc: dict, overwrite: bool, who: str) -> None:
+    from safetensors.numpy import save
+
+    if not overwrite and os.path.exists(os.fspath(path)):
+        raise FileExistsError(f"{who}: {os.fspath(path)!r} exists and overwrite=False")
+    data = save(tensors, metadata={_CONFIG_KEY: _to_json(doc, who)})
+    atomic_write(path, data)
+
+
+def _build_signature(model):
+    sig = getattr(model, "_build_input", None)
+    if sig is None:
+        return None
+    return {"inputs": [[list(shape), dtype] for shape, dtype in sig["inputs"]], "multi": bool(sig["multi"])}
+
+
+def _compile_config(model):
+    from .. import losses, metrics as metrics_mod, optimizers
+
+    if not getattr(model, "_is_compiled", False):
+        return None
+    cfg = {"optimizer": optimizers.serialize(model.optimizer), "loss": None, "metrics": [], "weighted_metrics": []}
+    if model.compiled_loss is not None:
+        try:
+            cfg["loss"] = losses.serialize(model.compiled_loss)
+            json.dumps(cfg["loss"], default=_json_default)
+        except (TypeError, ValueError):
+            cfg["loss"] = getattr(model.compiled_loss, "name", None)
+    for ident, metric, weighted in zip(model._metric_ids, model.compiled_metrics, model._weighted_flags):
+        if isinstance(ident, str):
+            entry = ident
+        else:
+            try:
+                entry = metrics_mod.serialize(metric)
+                json.dumps(entry, default=_json_default)
+            except (TypeError, ValueError):
+                entry = metric.name
+        cfg["weighted_metrics" if weighted else "metrics"].append(entry)
+    return cfg
+
+
+def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
+    """Write ``model`` (architecture, weights, compile settings, optimizer state) to one file."""
+    who = "model.save"
+    if hasattr(model, "_ensure_built"):
+        model._ensure_built()
+    try:
+        config = model.get_config()
+    except NotImplementedError as exc:
+        raise ValueError(f"{who}: {exc}") from None
+    cls = type(model)
+    tensors = _weight_tensors(model)
+    doc = {
+        "format_version": FORMAT_VERSION, "kind": "model",
+        "class_name": cls.__name__, "module": cls.__module__, "qualname": cls.__qualname__,
+        "config": config, "build_input": _build_signature(model),
+        "weight_names": list(tensors), "compile_config": None,
+    }
+    if getattr(model, "_is_compiled", False):
+        doc["compile_config"] = _compile_config(model)
+        if include_optimizer and model.optimizer is not None:
+            for key, value in model.optimizer.get_state().items():
+                tensors[f"optimizer:{key}"] = _contiguous(value)
+    _write(filepath, tensors, doc, overwrite, who)
+
+
+def save_weights(model, filepath, overwrite: bool = True) -> None:
+    """Write the weights of ``model`` (in ``model.weights`` order) to a safetensors file."""
+    if hasattr(model, "_ensure_built"):
+        model._ensure_built()
+    tensors = _weight_tensors(model)
+    doc = {"format_version": FORMAT_VERSION, "kind": "weights", "class_name": type(model).__name__,
+           "build_input": _build_signature(model), "weight_names": list(tensors)}
+    _write(filepath, tensors, doc, overwrite, "save_weights")
+
+
+# ------------------------------------------------------------------------------------------ reading
+def read_file(filepath, who: str):
+    """``(doc, tensors)`` of a chainrule file; a clear ValueError for anything that is not one."""
+    path = os.fspath(filepath)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{who}: no such file: {path!r}")
+    if os.path.isdir(path):
+        raise ValueError(f"{who}: {path!r} is a directory, not a chainrule model file")
+    with open(path, "rb") as f:
+        data = f.read()
+    bad = f"{who}: {path!r} is not a valid chainrule file"
+    if len(data) < 8:
+        raise ValueError(f"{bad}: it is only {len(data)} bytes long (empty or truncated)")
+    n = int.from_bytes(data[:8], "little")
+    if n > len(data) - 8:
+        raise ValueError(f"{bad}: its header claims {n} bytes but only {len(data) - 8} follow "
+                         "(truncated, or not a safetensors file)")
+    try:
+        header = json.loads(data[8:8 + n].decode("utf-8"))
+        if not isinstance(header, dict):
+            raise ValueError("not an object")
+    except (UnicodeDecodeError, ValueError):
+        raise ValueError(f"{bad}: its header is not valid JSON (corrupt, or not a safetensors file)") from None
+    meta = header.get("__metadata__") or {}
+    if _CONFIG_KEY not in meta:
+        raise ValueError(f"{bad}: it is a safetensors file without a {_CONFIG_KEY!r} entry in its metadata "
+                         "(it was not written by model.save or model.save_weights)")
+    try:
+        doc = json.loads(meta[_CONFIG_KEY])
+        if not isinstance(doc, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        raise ValueError(f"{bad}: its {_CONFIG_KEY!r} metadata is not valid JSON (corrupt file)") from None
+    body = len(data) - 8 - n
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            end = int(info["data_offsets"][1])
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise ValueError(f"{bad}: the header entry of tensor {name!r} is malformed (corrupt file)") from None
+        if end > body:
+            raise ValueError(f"{bad}: tensor {name!r} ends at byte {end} of the data but the file holds only "
+                             f"{body} bytes of data (truncated)")
+    try:
+        from safetensors.numpy import load
+
+        tensors = load(data)
+    except Exception as exc:  # noqa: BLE001 - the library's own error types are not part of its API
+        raise ValueError(f"{bad}: its tensor data cannot be read ({exc}); the file is corrupt or truncated") \
+            from None
+    return doc, tensors
+
+
+def _file_weights(tensors: dict) -> list:
+    """``[(key, array)]`` of the weights in a file, in index order."""
+    items = []
+    for key, value in tensors.items():
+        index, sep, _ = key.partition(":")
+        if sep and index.isdigit():
+            items.append((int(index), key, value))
+    items.sort()
+    if [i for i, _, _ in items] != list(range(len(items))):
+        raise ValueError("the weight indices in the file are not 0..N-1 (corrupt file)")
+    return [(key, value) for _, key, value in items]
+
+
+def assign_weights(model, tensors: dict, path, who: str) -> None:
+    """Set ``model``'s weights from a file's tensors, after checking every count and shape."""
+    try:
+        file_weights = _file_weights(tensors)
+    except ValueError as exc:
+        raise ValueError(f"{who}: {os.fspath(path)!r}: {exc}") from None
+    named = _named_weights(model)
+    if len(file_weights) != len(named):
+        raise ValueError(f"{who}: {os.fspath(path)!r} holds {len(file_weights)} weights but the model "
+                         f"{model.name!r} has {len(named)}; the architectures differ")
+    for (key, value), (mkey, w) in zip(file_weights, named):
+        if tuple(value.shape) != tuple(w.shape):
+            raise ValueError(f"{who}: weight {w.name or mkey!r} (#{int(key.partition(':')[0])}) has shape "
+                             f"{tuple(w.shape)} in the model but {tuple(value.shape)} in {os.fspath(path)!r} "
+                             f"(saved as {key.partition(':')[2]!r})")
+    for (_, value), (_, w) in zip(file_weights, named):
+        w.data[...] = value
+
+
+def _build_for(model, doc, n_file_weights):
+    if len(model.weights) == n_file_weights:
+        return
+    sig = doc.get("build_input")
+    if sig and hasattr(model, "dry_run"):
+        model.dry_run({"inputs": [(list(s), d) for s, d in sig["inputs"]], "multi": bool(sig.get("multi"))})
+
+
+def load_weights(model, filepath) -> None:
+    """Load weights saved by ``save_weights`` or ``save`` into ``model`` (built at need)."""
+    who = "load_weights"
+    doc, tensors = read_file(filepath, who)
+    n = sum(1 for k in tensors if k.partition(":")[0].isdigit())
+    _build_for(model, doc, n)
+    assign_weights(model, tensors, filepath, who)
+
+
+def load_model(filepath, custom_objects: dict | None = None, compile: bool = True, safe_mode: bool = True):
+    """Rebuild the model saved by ``model.save(filepath)``: architecture, weights and compile state.
+
+    ``custom_objects`` maps class (or function) names to custom model/layer classes, losses and
+    metrics that are not importable by their module and name.
+    """
+    who = "load_model"
+    doc, tensors = read_file(filepath, who)
+    if doc.get("kind") != "model":
+        raise ValueError(f"{who}: {os.fspath(filepath)!r} holds only weights (written by save_weights), not a "
+                         "model; build the model in code and call model.load_weights on it")
+    if int(doc.get("format_version", 0)) > FORMAT_VERSION:
+        raise ValueError(f"{who}: {os.fspath(filepath)!r} uses format version {doc.get('format_version')}, "
+                         f"newer than this chainrule reads ({FORMAT_VERSION})")
+    try:
+        cls = _resolve_class(doc["class_name"], doc.get("module"), doc.get("qualname"), custom_objects, "model")
+    except KeyError:
+        raise ValueError(f"{who}: {os.fspath(filepath)!r}: its config names no model class (corrupt file)") from None
+    except ValueError as exc:
+        raise ValueError(f"{who}: {os.fspath(filepath)!r}: {exc}") from None
+    params = inspect.signature(cls.from_config).parameters
+    config = dict(doc.get("config") or {})
+    try:
+        if "custom_objects" in params:
+            model = cls.from_config(config, custom_objects=custom_objects)
+        else:
+            model = cls.from_config(config)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{who}: cannot rebuild {doc['class_name']} from the config in "
+                         f"{os.fspath(filepath)!r}: {exc}") from None
+    n = sum(1 for k in tensors if k.partition(":")[0].isdigit())
+    _build_for(model, doc, n)
+    assign_weights(model, tensors, filepath, who)
+    if compile and doc.get("compile_config"):
+        _compile_from(model, doc["compile_config"], tensors, custom_objects, filepath)
+    return model
+
+
+def _compile_from(model, cfg, tensors, custom_objects, filepath):
+    from .. import losses, metrics as metrics_mod, optimizers
+
+    try:
+        optimizer = optimizers.deserialize(cfg["optimizer"], custom_objects=custom_objects)
+        loss = None if cfg.get("loss") is None else losses.deserialize(cfg["loss"], custom_objects=custom_objects)
+        def rebuild(entries):
+            return [m if isinstance(m, str) else metrics_mod.deserialize(m, custom_objects=custom_objects)
+                    for m in entries or []]
+
+        model.compile(optimizer=optimizer, loss=loss, metrics=rebuild(cfg.get("metrics")),
+                      weighted_metrics=rebuild(cfg.get("weighted_metrics")))
+    except (TypeError, ValueError, KeyError) as exc:
+        warnings.warn(f"load_model: {os.fspath(filepath)!r}: the model was loaded but not compiled ({exc}); "
+                      "pass custom_objects for custom losses/metrics, or compile it yourself", stacklevel=3)
+        return
+    state = {k.partition(":")[2]: v for k, v in tensors.items() if k.startswith("optimizer:")}
+    if state:
+        model.optimizer.build(model.trainable_weights)
+        model.optimizer.set_state(state)

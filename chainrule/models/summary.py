@@ -1,0 +1,102 @@
+"""``model.summary()``: Keras's table of layers, output shapes and parameter counts.
+
+    Model: "sequential"
+    _________________________________________________________________
+     Layer (type)                Output Shape              Param #
+    =================================================================
+     dense (Dense)               (None, 512)               401920
+    ...
+    =================================================================
+    Total params: 669,706
+    Trainable params: 669,706
+    Non-trainable params: 0
+    _________________________________________________________________
+
+The counts are Keras's: a Dense layer has ``in * units + units`` parameters, a
+BatchNormalization ``4 * channels`` of which ``2 * channels`` (the moving mean and
+variance) are non-trainable. A Sequential model whose input shape is known is
+built first; layers that were never called show ``?`` and ``0 (unbuilt)``.
+"""
+from __future__ import annotations
+
+
+def _shape_text(layer) -> str:
+    seen = getattr(layer, "output_shape_seen", None)
+    if seen is None:
+        return "?"
+    return str((None,) + tuple(seen[1:]))
+
+
+def _param_text(layer) -> str:
+    if not layer.built and not layer.weights:
+        return "0 (unbuilt)"
+    return str(layer.count_params())
+
+
+def _rows(model, expand_nested: bool, show_trainable: bool, depth: int = 0):
+    for layer in model._layers:
+        name = ("  " * depth) + f"{layer.name} ({type(layer).__name__})"
+        row = [name, _shape_text(layer), _param_text(layer)]
+        if show_trainable:
+            row.append("Y" if layer.trainable else "N")
+        yield row
+        if expand_nested and getattr(layer, "_layers", None):
+            yield from _rows(layer, expand_nested, show_trainable, depth + 1)
+
+
+def _format_row(fields, positions) -> list:
+    """One table row laid out as Keras's: the first cell starts after one space, columns are
+    separated by at least two spaces, and a cell too long for its column wraps onto more lines."""
+    starts = [0] + list(positions[:-1])
+    last = len(positions) - 1
+    widths = [max(end - start - (0 if i == last else 3) - (1 if i == 0 and last == 0 else 0), 1)
+              for i, (start, end) in enumerate(zip(starts, positions))]
+    cells = [[text[i:i + w] for i in range(0, len(text), w)] or [""] if col < last else [text]
+             for col, (text, w) in enumerate((str(f), w) for f, w in zip(fields, widths))]
+    lines = []
+    for row in range(max(len(c) for c in cells)):
+        line = " "
+        for cell, end in zip(cells, positions):
+            line += cell[row] if row < len(cell) else ""
+            line = line.ljust(end)
+        lines.append(line)
+    return lines
+
+
+def summary_lines(model, line_length=None, positions=None, expand_nested=False, show_trainable=False) -> list:
+    """The summary table as a list of lines."""
+    ensure = getattr(model, "_ensure_built", None)
+    if ensure is not None:
+        ensure()
+    line_length = line_length or (65 if not show_trainable else 76)
+    if positions is None:
+        positions = [0.45, 0.85, 1.0] if not show_trainable else [0.38, 0.72, 0.9, 1.0]
+    if positions[-1] <= 1:
+        positions = [int(line_length * p) for p in positions]
+    header = ["Layer (type)", "Output Shape", "Param #"] + (["Trainable"] if show_trainable else [])
+    lines = [f'Model: "{model.name}"', "_" * line_length]
+    lines += _format_row(header, positions)
+    lines.append("=" * line_length)
+    rows = list(_rows(model, expand_nested, show_trainable))
+    for i, row in enumerate(rows):
+        lines += _format_row(row, positions)
+        lines.append(" " * line_length if i < len(rows) - 1 else "=" * line_length)
+    if not rows:
+        lines.append("=" * line_length)
+    weights = model.weights
+    trainable_ids = {id(w) for w in model.trainable_weights}
+    total = sum(int(w.size) for w in weights)
+    trainable = sum(int(w.size) for w in weights if id(w) in trainable_ids)
+    lines.append(f"Total params: {total:,}")
+    lines.append(f"Trainable params: {trainable:,}")
+    lines.append(f"Non-trainable params: {total - trainable:,}")
+    lines.append("_" * line_length)
+    return lines
+
+
+def print_summary(model, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                  show_trainable=False) -> None:
+    """Print the summary, line by line, with ``print_fn`` (default ``print``)."""
+    print_fn = print_fn or print
+    for line in summary_lines(model, line_length, positions, expand_nested, show_trainable):
+        print_fn(line.rstrip())

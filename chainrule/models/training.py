@@ -1,0 +1,265 @@
+"""The training loop behind ``Model.fit``, ``evaluate`` and ``predict``.
+
+One training step, as in Keras::
+
+    y_pred = model(x, training=True)
+    loss   = loss_fn(y, y_pred, sample_weight) + sum(model.losses)    # penalties included
+    grads  = dL/dw for w in model.trainable_weights                   # cr.grad
+    optimizer.apply(grads, model.trainable_weights)
+
+A step whose loss is not finite (NaN or inf) applies no update, so the weights
+stay those of the last good step; its loss is still logged, which is what
+``TerminateOnNaN`` watches. The logged ``loss`` and metrics are running means
+over the epoch so far, weighted by batch size.
+
+The data (arrays, Tensors, a DataLoader or any iterable of batches) is turned
+into batches by ``data_adapter``.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from .. import backend
+from ..autograd.engine import grad
+from ..autograd.grad_mode import no_grad
+from ..autograd.tensor import Tensor
+from .data_adapter import make_batches, split_validation, unpack_validation
+
+_ONE_BATCH = 1 << 62  # a batch size that makes all the samples one batch
+
+# ------------------------------------------------------------------------------------------ steps
+def _wrap(x):
+    return [Tensor._wrap(v) for v in x] if isinstance(x, list) else Tensor._wrap(x)
+
+
+def _batch_len(x) -> int:
+    return len(x[0]) if isinstance(x, list) else len(x)
+
+
+def _total_loss(model, loss_fn, y, y_pred, sw):
+    loss = loss_fn(Tensor._wrap(y), y_pred, sample_weight=sw)
+    if not isinstance(loss, Tensor):
+        loss = Tensor._wrap(np.asarray(loss, dtype=backend.floatx_dtype()))
+    if loss.ndim:
+        loss = loss.mean()
+    for penalty in model.losses:
+        loss = loss + penalty
+    return loss
+
+
+class Stepper:
+    """The compiled pieces of a model, and the running means of one epoch (or one evaluation)."""
+
+    def __init__(self, model, where: str):
+        if getattr(model, "compiled_loss", None) is None:
+            if not getattr(model, "_is_compiled", False):
+                raise RuntimeError(f"{where}: the model must be compiled first; call "
+                                   "model.compile(optimizer=..., loss=...) before fit/evaluate")
+            raise RuntimeError(f"{where}: the model was compiled without a loss; pass loss= to model.compile")
+        self.model = model
+        self.loss_fn = model.compiled_loss
+        self.optimizer = model.optimizer
+        self._weights = None
+        self.reset()
+
+    def reset(self):
+        self.loss_total = 0.0
+        self.loss_count = 0
+        self.model.reset_metrics()
+
+    def _update_metrics(self, y, y_pred, sw):
+        metrics = self.model._metrics_for(y, y_pred)
+        with no_grad():
+            for m, weighted in zip(metrics, self.model._weighted_flags):
+                if weighted and sw is not None:
+                    m.update_state(y, y_pred, sample_weight=sw)
+                else:
+                    m.update_state(y, y_pred)
+
+    def logs(self) -> dict:
+        out = {"loss": self.loss_total / self.loss_count if self.loss_count else float("nan")}
+        for m in self.model.compiled_metrics:
+            out[m.name] = float(m.result())
+        return out
+
+    def train_step(self, x, y, sw):
+        model = self.model
+        if y is None:
+            raise ValueError("fit: the batches carry no targets; give y, or batches of (x, y)")
+        y_pred = model(_wrap(x), training=True)
+        total = _total_loss(model, self.loss_fn, y, y_pred, sw)
+        value = float(total.data)
+        if self._weights is None:  # layers are built by the first forward pass
+            self._weights = model.trainable_weights
+        if math.isfinite(value) and self._weights and total.requires_grad:
+            grads = grad(total, self._weights)
+            self.optimizer.apply(grads, self._weights)
+        n = _batch_len(x)
+        self.loss_total += value * n
+        self.loss_count += n
+        self._update_metrics(y, y_pred, sw)
+        return self.logs()
+
+    def test_step(self, x, y, sw):
+        if y is None:
+            raise ValueError("evaluate: the batches carry no targets; give y, or batches of (x, y)")
+        with no_grad():
+            y_pred = self.model(_wrap(x), training=False)
+            value = float(_total_loss(self.model, self.loss_fn, y, y_pred, sw).data)
+        n = _batch_len(x)
+        self.loss_total += value * n
+        self.loss_count += n
+        self._update_metrics(y, y_pred, sw)
+        return self.logs()
+
+
+def _verbosity(verbose, where) -> int:
+    if verbose == "auto" or verbose is None:
+        return 1
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(f"{where}: verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
+    return int(verbose)
+
+
+def _should_validate(epoch: int, freq) -> bool:
+    if isinstance(freq, int):
+        if freq < 1:
+            raise ValueError(f"fit: validation_freq must be a positive integer, got {freq}")
+        return (epoch + 1) % freq == 0
+    return (epoch + 1) in freq
+
+
+# ------------------------------------------------------------------------------------------ loops
+def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+        validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+        steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
+    from .. import callbacks as cbks
+
+    stepper = Stepper(model, "fit")
+    verbose = _verbosity(verbose, "fit")
+    batch_size = 32 if batch_size is None else batch_size
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+    if validation_split and validation_data is None:
+        (x, y, sample_weight), validation_data = split_validation(x, y, sample_weight, validation_split)
+    train = make_batches(model, x, y, sample_weight, batch_size, shuffle, steps_per_epoch, class_weight, "fit")
+    val = None
+    if validation_data is not None:
+        vx, vy, vsw = unpack_validation(validation_data)
+        val = make_batches(model, vx, vy, vsw, validation_batch_size or batch_size, False, validation_steps,
+                           where="fit (validation_data)")
+    cb = cbks.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
+                           verbose=verbose, epochs=int(epochs), steps=train.steps)
+    model.stop_training = False
+    cb.on_train_begin()
+    epoch_logs: dict = {}
+    for epoch in range(int(initial_epoch), int(epochs)):
+        stepper.reset()
+        cb.on_epoch_begin(epoch)
+        logs, ran = {}, 0
+        for step, (xb, yb, swb) in enumerate(train.epoch()):
+            cb.on_train_batch_begin(step)
+            logs = stepper.train_step(xb, yb, swb)
+            ran += 1
+            cb.on_train_batch_end(step, logs)
+            if model.stop_training:
+                break
+        if ran == 0:
+            warnings.warn("fit: the input ran out of data; interrupting training. Make sure the data can give "
+                          "steps_per_epoch * epochs batches (a generator is consumed by the first epoch).",
+                          stacklevel=3)
+            break
+        epoch_logs = dict(logs)
+        if val is not None and _should_validate(epoch, validation_freq):
+            val_logs = _evaluate_batches(model, val, cb, Stepper(model, "fit"))
+            epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+        cb.on_epoch_end(epoch, epoch_logs)
+        if model.stop_training:
+            break
+    cb.on_train_end(epoch_logs)
+    return model.history
+
+
+def _evaluate_batches(model, data, cb, stepper) -> dict:
+    stepper.reset()
+    cb.on_test_begin()
+    logs = {}
+    for step, (xb, yb, swb) in enumerate(data.epoch()):
+        cb.on_test_batch_begin(step)
+        logs = stepper.test_step(xb, yb, swb)
+        cb.on_test_batch_end(step, logs)
+    if not logs:
+        raise ValueError("evaluate: the data gave no batches")
+    cb.on_test_end(logs)
+    return logs
+
+
+def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+             callbacks=None, return_dict=False):
+    from .. import callbacks as cbks
+
+    stepper = Stepper(model, "evaluate")
+    verbose = _verbosity(verbose, "evaluate")
+    data = make_batches(model, x, y, sample_weight, 32 if batch_size is None else batch_size, False, steps,
+                        where="evaluate")
+    cb = cbks.CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
+                           steps=data.steps)
+    logs = _evaluate_batches(model, data, cb, stepper)
+    if return_dict:
+        return dict(logs)
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
+
+def predict(model, x, batch_size=None, verbose=0, steps=None, callbacks=None):
+    from .. import callbacks as cbks
+
+    verbose = _verbosity(verbose, "predict")
+    data = make_batches(model, x, None, None, 32 if batch_size is None else batch_size, False, steps,
+                        where="predict", need_y=False)
+    cb = cbks.CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
+                           steps=data.steps)
+    cb.on_predict_begin()
+    outputs = []
+    with no_grad():
+        for step, (xb, _, _) in enumerate(data.epoch()):
+            cb.on_predict_batch_begin(step)
+            out = model(_wrap(xb), training=False)
+            if isinstance(out, (list, tuple)):
+                outputs.append([o.data for o in out])
+            else:
+                outputs.append(out.data)
+            cb.on_predict_batch_end(step, {"outputs": outputs[-1]})
+    cb.on_predict_end()
+    if not outputs:
+        raise ValueError("predict: the data gave no batches")
+    if isinstance(outputs[0], list):
+        return [np.concatenate([o[i] for o in outputs]) for i in range(len(outputs[0]))]
+    return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
+
+
+def train_on_batch(model, x, y, sample_weight=None, class_weight=None, return_dict=False):
+    stepper = Stepper(model, "train_on_batch")
+    data = make_batches(model, x, y, sample_weight, _ONE_BATCH, False, None, class_weight, "train_on_batch")
+    for xb, yb, swb in data.epoch():
+        logs = stepper.train_step(xb, yb, swb)
+    return _result(logs, return_dict)
+
+
+def test_on_batch(model, x, y, sample_weight=None, return_dict=False):
+    stepper = Stepper(model, "test_on_batch")
+    data = make_batches(model, x, y, sample_weight, _ONE_BATCH, False, None, where="test_on_batch")
+    for xb, yb, swb in data.epoch():
+        logs = stepper.test_step(xb, yb, swb)
+    return _result(logs, return_dict)
+
+
+def _result(logs, return_dict):
+    if return_dict:
+        return dict(logs)
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
