@@ -16,4 +16,5 @@ from .ops.loss import (  # noqa: F401
     sparse_categorical_crossentropy,
 )
 # --- dropout, normalization, linear, embedding (ops/nn.py)
+from .ops.nn import batch_norm, dropout, embedding, layer_norm, linear  # noqa: F401
 # --- convolution and pooling (ops/conv.py, ops/pool.py)
