@@ -18,3 +18,5 @@ from .ops.loss import (  # noqa: F401
 # --- dropout, normalization, linear, embedding (ops/nn.py)
 from .ops.nn import batch_norm, dropout, embedding, layer_norm, linear  # noqa: F401
 # --- convolution and pooling (ops/conv.py, ops/pool.py)
+from .ops.conv import conv, conv_transpose  # noqa: F401
+from .ops.pool import avg_pool, global_avg_pool, global_max_pool, max_pool  # noqa: F401

@@ -1,0 +1,164 @@
+"""Convolution in any number of spatial dimensions, as differentiable ops.
+
+Three Functions close the algebra (see docs/convolution.md). For
+``y = conv(x, w)`` the loss pairing is ``<conv(x, w), g>``, bilinear in x and w:
+
+* ``Conv``:           y = conv(x, w)
+* ``ConvInputGrad``:  z = conv^T(g, w), the adjoint of conv in x (a transposed convolution)
+* ``ConvWeightGrad``: v = wgrad(x, g), the adjoint of conv in w
+
+From ``<conv(x, w), g> = <x, conv^T(g, w)> = <w, wgrad(x, g)>`` each one's
+gradients are the other two, so backward of backward (gradient penalties,
+``gradgradcheck``) works through a convolution. The array work is in
+``conv_kernels`` (im2col/GEMM on strided views, any number of dimensions).
+"""
+from __future__ import annotations
+
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor, ensure_tensor
+from .conv_kernels import (
+    _ntuple, conv_forward, conv_input_grad, conv_transpose_output_size, conv_weight_grad, resolve_padding,
+)
+from .shape import reshape
+
+_FORMATS = ("channels_last", "channels_first")
+
+
+class Conv(Function):
+    """y[n, o, m] = sum_{k, c} x_p[n, o*s + k*d, c] w[k, c, m]   (cross-correlation, per group).
+
+    dL/dx = conv^T(dL/dy, w)  (ConvInputGrad);   dL/dw = wgrad(x, dL/dy)  (ConvWeightGrad).
+    """
+
+    def forward(self, x, w, cfg):
+        self.cfg = cfg
+        return conv_forward(x, w, *cfg)
+
+    def backward(self, g):
+        x, w = self.inputs
+        nx, nw = self.needs_input_grad
+        gx = ConvInputGrad.apply(g, w, x_shape=x.shape, cfg=self.cfg) if nx else None
+        gw = ConvWeightGrad.apply(x, g, w_shape=w.shape, cfg=self.cfg) if nw else None
+        return gx, gw
+
+
+class ConvInputGrad(Function):
+    """z = conv^T(g, w):  z_p[n, i, c] = sum_{(o, k): o*s + k*d = i} sum_m g[n, o, m] w[k, c, m].
+
+    Linear in g and in w:  dL/dg = conv(dL/dz, w);  dL/dw = wgrad(dL/dz, g).
+    Also the forward of a transposed convolution layer.
+    """
+
+    def forward(self, g, w, x_shape, cfg):
+        self.cfg = cfg
+        return conv_input_grad(g, w, x_shape, *cfg)
+
+    def backward(self, gz):
+        g, w = self.inputs
+        ng, nw = self.needs_input_grad
+        dg = Conv.apply(gz, w, cfg=self.cfg) if ng else None
+        dw = ConvWeightGrad.apply(gz, g, w_shape=w.shape, cfg=self.cfg) if nw else None
+        return dg, dw
+
+
+class ConvWeightGrad(Function):
+    """v[k, c, m] = sum_{n, o} x_p[n, o*s + k*d, c] g[n, o, m].
+
+    Linear in x and in g:  dL/dx = conv^T(g, dL/dv);  dL/dg = conv(x, dL/dv).
+    """
+
+    def forward(self, x, g, w_shape, cfg):
+        self.cfg = cfg
+        return conv_weight_grad(x, g, w_shape, *cfg)
+
+    def backward(self, gv):
+        x, g = self.inputs
+        nx, ng = self.needs_input_grad
+        dx = ConvInputGrad.apply(g, gv, x_shape=x.shape, cfg=self.cfg) if nx else None
+        dg = Conv.apply(x, gv, cfg=self.cfg) if ng else None
+        return dx, dg
+
+
+def _spatial(shape, data_format):
+    return tuple(shape[1:-1]) if data_format == "channels_last" else tuple(shape[2:])
+
+
+def _check_format(op, data_format):
+    if data_format not in _FORMATS:
+        raise ValueError(f"{op}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+
+
+def _add_bias(y: Tensor, b, data_format, op):
+    if b is None:
+        return y
+    b = ensure_tensor(b, like=y)
+    c = y.shape[-1] if data_format == "channels_last" else y.shape[1]
+    if b.shape != (c,):
+        raise ValueError(f"{op}: bias must have shape ({c},) for {c} output channels, got {b.shape}")
+    if data_format == "channels_first":
+        b = reshape(b, (c,) + (1,) * (y.ndim - 2))
+    return y + b
+
+
+def conv(x, w, b=None, strides=1, padding="valid", dilation=1, groups=1, data_format="channels_last") -> Tensor:
+    """N-D convolution (any number of spatial dims), Keras layouts.
+
+    x: (N, *spatial, C_in) (or (N, C_in, *spatial) with ``data_format="channels_first"``);
+    w: (*kernel_size, C_in // groups, filters); b: (filters,) or None.
+    ``padding``: "valid", "same" (output = ceil(in / stride), extra padding on the high side,
+    as Keras), an int, one int per spatial dim, or one (lo, hi) pair per spatial dim.
+    """
+    _check_format("conv", data_format)
+    x, w = ensure_tensor(x), ensure_tensor(w)
+    if x.ndim < 3 or w.ndim != x.ndim:
+        raise ValueError(
+            f"conv: x must be (N, *spatial, C) and w (*kernel, C_in // groups, filters) with the same number "
+            f"of spatial dims; got x {x.shape} and w {w.shape}"
+        )
+    if w.dtype != x.dtype and x.dtype.kind != "f":
+        x = Tensor._wrap(x.data.astype(w.dtype))
+    nd = x.ndim - 2
+    spatial = _spatial(x.shape, data_format)
+    kernel = tuple(w.shape[:nd])
+    strides = _ntuple(strides, nd, "strides")
+    dilation = _ntuple(dilation, nd, "dilation")
+    pads = resolve_padding(padding, spatial, kernel, strides, dilation)
+    cfg = (strides, pads, dilation, int(groups), data_format)
+    return _add_bias(Conv.apply(x, w, cfg=cfg), b, data_format, "conv")
+
+
+def conv_transpose(x, w, b=None, strides=1, padding="valid", output_padding=None, dilation=1, groups=1,
+                   data_format="channels_last") -> Tensor:
+    """N-D transposed convolution (the gradient of ``conv`` with respect to its input), Keras layouts.
+
+    x: (N, *spatial, C_in); w: (*kernel_size, filters // groups, C_in) — Keras's Conv2DTranspose
+    kernel. Output size per dim: ``in*stride + max(k - stride, 0)`` for "valid", ``in*stride``
+    for "same" (Keras), or ``(in - 1)*stride + k - lo - hi + output_padding``.
+    """
+    _check_format("conv_transpose", data_format)
+    x, w = ensure_tensor(x), ensure_tensor(w)
+    if x.ndim < 3 or w.ndim != x.ndim:
+        raise ValueError(f"conv_transpose: x {x.shape} and w {w.shape} need the same number of spatial dims")
+    nd = x.ndim - 2
+    spatial = _spatial(x.shape, data_format)
+    c_in = x.shape[-1] if data_format == "channels_last" else x.shape[1]
+    if w.shape[-1] != c_in:
+        raise ValueError(
+            f"conv_transpose: kernel {w.shape} expects {w.shape[-1]} input channels (its last axis), "
+            f"input has {c_in}"
+        )
+    kernel = tuple(w.shape[:nd])
+    strides = _ntuple(strides, nd, "strides")
+    dilation = _ntuple(dilation, nd, "dilation")
+    out_spatial = conv_transpose_output_size(spatial, kernel, strides, padding, dilation, output_padding)
+    if isinstance(padding, str) and padding.lower() == "same" and output_padding is not None:
+        dk = tuple((k - 1) * d + 1 for k, d in zip(kernel, dilation))
+        pads = tuple((k // 2, k // 2) for k in dk)
+    else:
+        pads = resolve_padding(padding, out_spatial, kernel, strides, dilation)
+    c_out = w.shape[-2] * int(groups)
+    n = x.shape[0]
+    out_shape = (n,) + out_spatial + (c_out,) if data_format == "channels_last" else (n, c_out) + out_spatial
+    cfg = (strides, pads, dilation, int(groups), data_format)
+    y = ConvInputGrad.apply(x, w, x_shape=out_shape, cfg=cfg)
+    return _add_bias(y, b, data_format, "conv_transpose")

@@ -1,0 +1,203 @@
+"""Array kernels for N-dimensional max and average pooling: forward and backward.
+
+Plain functions on ndarrays (no autograd); the pooling ``Function``s wrap them.
+Layout as in ``conv_kernels``: ``(N, *spatial, C)``, or ``(N, C, *spatial)`` with
+``data_format="channels_first"``. Any number of spatial dims.
+
+With window offsets ``k`` over ``pool_size``, strides ``s`` and the padded input
+``x_p``, every kernel is a loop over the ``prod(pool_size)`` offsets of one
+vectorised operation on the strided view ``x_p[:, o*s + k, :]`` (shape of the
+output) -- no Python loop over pixels, no ``np.add.at``::
+
+    max:  y[n, o, c] = max_k x_p[n, o*s + k, c]          (padding is -inf, never chosen)
+          dL/dx_p[n, o*s + k, c] += gy[n, o, c]  for the k = argmax (the first maximum, as PyTorch)
+    avg:  y[n, o, c] = (1 / count[o]) * sum_k x_p[n, o*s + k, c]          (padding is 0)
+          dL/dx_p[n, o*s + k, c] += gy[n, o, c] / count[o]
+
+``count[o]`` is the number of real (unpadded) elements in the window, as Keras and
+TensorFlow do for ``padding="same"`` (and PyTorch's ``count_include_pad=False``);
+with ``count_include_pad=True`` it is ``prod(pool_size)`` (PyTorch's default).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+from ..backend import floatx_dtype, xp
+from .conv_kernels import (_check_array, _from_channels_last, _ntuple, _shape_to_channels_last,
+                           _to_channels_last, conv_output_size, resolve_padding)
+
+
+class _PoolGeometry:
+    def __init__(self, op, x_shape, pool_size, strides, padding):
+        if len(x_shape) < 3:
+            raise ValueError(f"{op}: input must be (N, *spatial, C) with at least one spatial dim, got {tuple(x_shape)}")
+        nd = len(x_shape) - 2
+        self.nd, self.n, self.in_spatial, self.c = nd, x_shape[0], tuple(x_shape[1:-1]), x_shape[-1]
+        self.pool = _ntuple(pool_size, nd, "pool_size", op)
+        self.strides = self.pool if strides is None else _ntuple(strides, nd, "strides", op)
+        self.padding = resolve_padding(padding, self.in_spatial, self.pool, self.strides, 1)
+        if any(lo >= p or hi >= p for (lo, hi), p in zip(self.padding, self.pool)):
+            raise ValueError(f"{op}: padding {self.padding} must be smaller than pool_size {self.pool} "
+                             f"(a window of padding only has no value)")
+        self.out_spatial = conv_output_size(self.in_spatial, self.pool, self.strides, self.padding, (1,) * nd)
+        if any(o < 1 for o in self.out_spatial):
+            raise ValueError(f"{op}: input spatial size {self.in_spatial} (padding {self.padding}) is smaller "
+                             f"than pool_size {self.pool}")
+        self.padded_spatial = tuple(i + lo + hi for i, (lo, hi) in zip(self.in_spatial, self.padding))
+        self.has_padding = any(p != (0, 0) for p in self.padding)
+        self.offsets = list(itertools.product(*(range(p) for p in self.pool)))
+        self.overlapping = any(s < p for s, p in zip(self.strides, self.pool))
+
+    @property
+    def y_shape(self):
+        return (self.n,) + self.out_spatial + (self.c,)
+
+    def interior(self):
+        return (slice(None),) + tuple(slice(lo, lo + i) for (lo, _), i in zip(self.padding, self.in_spatial)) \
+            + (slice(None),)
+
+    def pad(self, x, fill):
+        if not self.has_padding:
+            return x
+        out = xp.full((self.n,) + self.padded_spatial + (self.c,), fill, dtype=x.dtype)
+        out[self.interior()] = x
+        return out
+
+    def crop(self, arr):
+        return xp.ascontiguousarray(arr[self.interior()]) if self.has_padding else arr
+
+    def views(self, arr):
+        """For each window offset k, the view ``arr[:, o*s + k, :]`` of shape ``(N, *out, C)``."""
+        for k in self.offsets:
+            yield (slice(None),) + tuple(slice(kk, kk + (o - 1) * s + 1, s)
+                                         for kk, o, s in zip(k, self.out_spatial, self.strides)) + (slice(None),)
+
+    def count(self, dtype, count_include_pad):
+        """Real elements per window: a scalar, or a broadcastable ``(1, *out, 1)`` array."""
+        if count_include_pad or not self.has_padding:
+            return dtype.type(math.prod(self.pool))
+        cnt = xp.ones((1,) * (self.nd + 2), dtype=dtype)
+        for d, (i, p, s, (lo, _), o) in enumerate(zip(self.in_spatial, self.pool, self.strides, self.padding,
+                                                      self.out_spatial)):
+            start = xp.arange(o) * s
+            per_dim = xp.minimum(start + p, lo + i) - xp.maximum(start, lo)
+            shape = [1] * (self.nd + 2)
+            shape[d + 1] = o
+            cnt = cnt * per_dim.astype(dtype).reshape(shape)
+        return cnt
+
+
+def _float_dtype(x):
+    return x.dtype if x.dtype.kind == "f" else floatx_dtype()
+
+
+def _lowest(dtype):
+    return -xp.inf if dtype.kind == "f" else xp.iinfo(dtype).min
+
+
+# ----------------------------------------------------------------------------- max pooling
+
+def max_pool_forward(x, pool_size, strides=None, padding="valid", data_format="channels_last"):
+    """N-D max pooling: ``y[n, o, c] = max_k x_p[n, o*s + k, c]``; returns ``(y, argmax)``.
+
+    ``argmax`` (shape of y, the smallest unsigned int dtype that holds ``prod(pool_size) - 1``)
+    is the row-major index of the chosen offset k within the window: the first maximum, as
+    PyTorch picks. A NaN in the window propagates to y (as in PyTorch), but argmax then
+    points at the largest number, not at the NaN.
+    ``strides`` defaults to ``pool_size``; padding is ``"valid"``, ``"same"`` (Keras) or
+    explicit; padded positions hold -inf and are never chosen.
+    Cost: ``prod(pool_size)`` passes of compare and maximum over the output.
+    Temporaries: a mask and an index step the size of the output.
+    """
+    _check_array(x, "max_pool", "x")
+    x = _to_channels_last(x, data_format, "max_pool")
+    geo = _PoolGeometry("max_pool", x.shape, pool_size, strides, padding)
+    xp_ = geo.pad(x, _lowest(x.dtype))
+    views = list(geo.views(xp_))
+    y = xp.array(xp_[views[0]], copy=True, order="C")
+    argmax = xp.zeros(geo.y_shape, dtype=xp.min_scalar_type(len(views) - 1))
+    mask = xp.empty(geo.y_shape, dtype=bool)
+    step = xp.empty(geo.y_shape, dtype=argmax.dtype)
+    for i, view in enumerate(views[1:], 1):
+        cand = xp_[view]
+        xp.greater(cand, y, out=mask)                  # strict: ties keep the first maximum
+        xp.maximum(y, cand, out=y)                     # propagates NaN
+        # Where mask holds, i exceeds every index stored so far: a max replaces a (slow) masked copy.
+        xp.multiply(mask, argmax.dtype.type(i), out=step)
+        xp.maximum(argmax, step, out=argmax)
+    return _from_channels_last(y, data_format), _from_channels_last(argmax, data_format)
+
+
+def max_pool_backward(gy, argmax, x_shape, pool_size, strides=None, padding="valid",
+                      data_format="channels_last"):
+    """Gradient of ``max_pool_forward``: each ``gy[n, o, c]`` goes to the window's argmax element,
+    ``dL/dx_p[n, o*s + argmax, c] += gy[n, o, c]`` (summed where windows overlap), then cropped.
+
+    Per window offset k: ``gy * (argmax == k)`` written (non-overlapping windows) or added.
+    """
+    _check_array(gy, "max_pool_backward", "gy"), _check_array(argmax, "max_pool_backward", "argmax")
+    gy = _to_channels_last(gy, data_format, "max_pool_backward")
+    argmax = _to_channels_last(argmax, data_format, "max_pool_backward")
+    x_shape = _shape_to_channels_last(x_shape, data_format)
+    geo = _PoolGeometry("max_pool_backward", x_shape, pool_size, strides, padding)
+    if tuple(gy.shape) != geo.y_shape or tuple(argmax.shape) != geo.y_shape:
+        raise ValueError(f"max_pool_backward: gy {tuple(gy.shape)} and argmax {tuple(argmax.shape)} must both "
+                         f"have the output shape {geo.y_shape}")
+    gx_p = xp.zeros((geo.n,) + geo.padded_spatial + (geo.c,), dtype=gy.dtype)
+    mask = xp.empty(geo.y_shape, dtype=bool)
+    tmp = xp.empty(geo.y_shape, dtype=gy.dtype) if geo.overlapping else None
+    for i, view in enumerate(geo.views(gx_p)):
+        xp.equal(argmax, argmax.dtype.type(i), out=mask)
+        if geo.overlapping:
+            xp.multiply(gy, mask, out=tmp)
+            gx_p[view] += tmp
+        else:                              # each input element is in one window: write, no add
+            xp.multiply(gy, mask, out=gx_p[view])
+    return _from_channels_last(geo.crop(gx_p), data_format)
+
+
+# ----------------------------------------------------------------------------- average pooling
+
+def avg_pool_forward(x, pool_size, strides=None, padding="valid", count_include_pad=False,
+                     data_format="channels_last"):
+    """N-D average pooling: ``y[n, o, c] = (1 / count[o]) * sum_k x_p[n, o*s + k, c]``.
+
+    ``count[o]``: the real elements in the window (Keras/TF ``"same"``, PyTorch
+    ``count_include_pad=False``), or ``prod(pool_size)`` with ``count_include_pad=True``.
+    Float inputs keep their dtype; integer inputs give ``floatx()``.
+    Cost: ``prod(pool_size)`` vectorised adds over the output; no temporary beyond y.
+    """
+    _check_array(x, "avg_pool", "x")
+    x = _to_channels_last(x, data_format, "avg_pool")
+    geo = _PoolGeometry("avg_pool", x.shape, pool_size, strides, padding)
+    dtype = _float_dtype(x)
+    xp_ = geo.pad(x.astype(dtype, copy=False), 0)
+    views = list(geo.views(xp_))
+    y = xp.array(xp_[views[0]], copy=True, order="C")
+    for view in views[1:]:
+        y += xp_[view]
+    y /= geo.count(dtype, count_include_pad)
+    return _from_channels_last(y, data_format)
+
+
+def avg_pool_backward(gy, x_shape, pool_size, strides=None, padding="valid", count_include_pad=False,
+                      data_format="channels_last"):
+    """Gradient of ``avg_pool_forward``: ``dL/dx_p[n, o*s + k, c] += gy[n, o, c] / count[o]`` for
+    every offset k, then cropped. One pass per offset: a copy (non-overlapping windows) or an add.
+    """
+    _check_array(gy, "avg_pool_backward", "gy")
+    gy = _to_channels_last(gy, data_format, "avg_pool_backward")
+    x_shape = _shape_to_channels_last(x_shape, data_format)
+    geo = _PoolGeometry("avg_pool_backward", x_shape, pool_size, strides, padding)
+    if tuple(gy.shape) != geo.y_shape:
+        raise ValueError(f"avg_pool_backward: gy has shape {tuple(gy.shape)}, expected {geo.y_shape}")
+    dtype = _float_dtype(gy)
+    g = gy.astype(dtype) / geo.count(dtype, count_include_pad)
+    gx_p = xp.zeros((geo.n,) + geo.padded_spatial + (geo.c,), dtype=dtype)
+    for view in geo.views(gx_p):
+        if geo.overlapping:
+            gx_p[view] += g
+        else:                               # each input element is in at most one window
+            gx_p[view] = g
+    return _from_channels_last(geo.crop(gx_p), data_format)
