@@ -18,22 +18,14 @@ __all__ = [
     "is_grad_enabled", "manual_seed", "no_grad", "set_floatx", "tensor", *_ops_all,
 ]
 
-# The Keras-style floors above the engine. A module that does not exist yet is skipped (so the
-# package imports while it is being written); one that exists but fails to import raises.
-import importlib as _importlib
-import importlib.util as _importlib_util
+# The Keras-style floors above the engine.
+from . import (  # noqa: E402
+    activations, callbacks, data, functional, initializers, layers, losses, metrics, models, optimizers, regularizers,
+)
+from .data import datasets  # noqa: E402
+from .models import Model, Sequential  # noqa: E402
 
-for _name in ("activations", "initializers", "regularizers", "functional", "layers", "losses", "metrics",
-              "optimizers", "callbacks", "data", "models"):
-    if _importlib_util.find_spec(f"{__name__}.{_name}") is not None:
-        globals()[_name] = _importlib.import_module(f"{__name__}.{_name}")
-        __all__.append(_name)
-del _name
-
-if "models" in globals():
-    from .models import Model, Sequential
-
-    __all__ += ["Model", "Sequential"]
-if "data" in globals() and _importlib_util.find_spec(f"{__name__}.data.datasets") is not None:
-    datasets = _importlib.import_module(f"{__name__}.data.datasets")
-    __all__.append("datasets")
+__all__ += [
+    "activations", "callbacks", "data", "datasets", "functional", "initializers", "layers", "losses", "metrics",
+    "models", "optimizers", "regularizers", "Model", "Sequential",
+]
