@@ -109,6 +109,10 @@ def broadcast_to(x: Tensor, *shape) -> Tensor:
     return BroadcastTo.apply(x, shape=shape)
 
 
+#: From this many elements, ``SumTo`` over leading axes is done as a BLAS matrix-vector product.
+_GEMV_MIN_SIZE = 1 << 15
+
+
 class SumTo(Function):
     """y = x summed over the axes that broadcasting added or stretched, so y.shape == shape.
 
@@ -119,7 +123,18 @@ class SumTo(Function):
         self.in_shape = x.shape
         lead = x.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and x.shape[i + lead] != 1)
-        y = x.sum(axis=axes, keepdims=True) if axes else x
+        if not axes:
+            return x.reshape(shape) if lead else x
+        if (x.size >= _GEMV_MIN_SIZE and x.dtype.kind == "f" and axes[-1] == len(axes) - 1
+                and x.flags.c_contiguous):
+            # The summed axes lead (a bias gradient: (N, *spatial, C) -> (C,)): the sum is the
+            # matrix-vector product ones(M) @ x.reshape(M, rest), which BLAS does ~4x faster
+            # than NumPy's row-by-row reduction over a large array.
+            m = 1
+            for d in x.shape[: len(axes)]:
+                m *= d
+            return (xp.ones(m, dtype=x.dtype) @ x.reshape(m, -1)).reshape(shape)
+        y = x.sum(axis=axes, keepdims=True)
         if lead:
             y = y.reshape(shape)
         return y
