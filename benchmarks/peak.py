@@ -45,29 +45,15 @@ def limit_blas_threads(n: int):
     return threadpoolctl.threadpool_limits(limits=n, user_api="blas")
 
 
-def tune_malloc(mmap_threshold: int = 64 << 20, trim_threshold: int = 1 << 30) -> dict:
-    """Keep freed memory in glibc's heap instead of handing it back to the OS (``--malloc tuned``).
+def tune_malloc() -> dict:
+    """Keep freed memory in glibc's heap (``--malloc tuned``): what chainrule does at import.
 
-    By default glibc serves a large allocation with a fresh ``mmap`` (or trims the heap after
-    a large free), so every big temporary of every step -- activations, their gradients,
-    im2col buffers -- comes back as fresh pages whose first touch is a page fault. Raising the
-    mmap and trim thresholds makes steady-state training reuse the same memory. It applies to
-    the whole process, so to both libraries alike. Returns what was set ({} where unsupported).
+    See ``chainrule.backend.tune_allocator``. It applies to the whole process, so to both
+    libraries alike. Returns what was set ({} where unsupported).
     """
-    try:
-        import ctypes
-        libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        ok_mmap = libc.mallopt(m_mmap_threshold, mmap_threshold)
-        ok_trim = libc.mallopt(m_trim_threshold, trim_threshold)
-    except (OSError, AttributeError):
-        return {}
-    out = {}
-    if ok_mmap:
-        out["M_MMAP_THRESHOLD"] = mmap_threshold
-    if ok_trim:
-        out["M_TRIM_THRESHOLD"] = trim_threshold
-    return out
+    from chainrule.backend import tune_allocator
+
+    return tune_allocator()
 
 
 def page_faults() -> int | None:

@@ -198,10 +198,11 @@ def parse_args(argv):
     p.add_argument("--wait-idle", type=float, metavar="SECONDS",
                    help="before each workload, wait up to this long for other processes to leave the "
                         "cores (at most --busy-cores busy) (default: 5 quick, 30 full)")
-    p.add_argument("--malloc", choices=("default", "tuned"), default="default",
-                   help="'tuned': raise glibc's mmap/trim thresholds for the whole process so that big "
-                        "temporaries reuse memory instead of page-faulting fresh pages every step "
-                        "(see README); default: the allocator as users get it")
+    p.add_argument("--malloc", choices=("default", "tuned"), default="tuned",
+                   help="'tuned' (what chainrule sets at import, see chainrule.backend.tune_allocator): "
+                        "glibc's mmap/trim thresholds raised for the whole process so that big temporaries "
+                        "reuse memory instead of page-faulting fresh pages every step; 'default': glibc's "
+                        "own allocator settings (CHAINRULE_MALLOC=default)")
     p.add_argument("--threads", type=int,
                    help="threads for both libraries (default: the thread count of NumPy's BLAS)")
     p.add_argument("--json", metavar="PATH", help="where to write the results (default benchmarks/results/<time>.json)")
@@ -229,6 +230,11 @@ def main(argv=None) -> int:
         malloc["settings"] = _peak.tune_malloc()
         if not malloc["settings"]:
             print("--malloc tuned: mallopt is not available here (not glibc); running with the default allocator")
+    elif "chainrule" in sys.modules:
+        print("--malloc default: chainrule was already imported and has tuned the allocator; "
+              "set CHAINRULE_MALLOC=default before starting Python")
+    else:
+        os.environ["CHAINRULE_MALLOC"] = "default"   # read when the workloads import chainrule
     _limits = None
     if args.threads:
         _limits = _peak.limit_blas_threads(args.threads)  # noqa: F841 - held for the whole run

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 
@@ -42,11 +43,14 @@ def _evaluate(args) -> int:
     from .models import load_model
 
     model = load_model(args.path)
-    shape = model.layers[0].input_shape_seen if model.layers else None
-    first = model.get_config()["layers"][0]["config"] if hasattr(model, "get_config") else {}
-    batch_shape = first.get("batch_input_shape") or shape
-    layout = "flat" if batch_shape is not None and len(batch_shape) == 2 else "image"
-    _, (x_test, y_test) = recipes.load_images(args.dataset, layout)
+    _, (x_test, y_test) = recipes.load_images(args.dataset, "image")
+    declared = getattr(model, "input_shape", None)
+    if declared is not None and len(declared) > 1 and None not in declared[1:]:
+        per_sample = tuple(int(d) for d in declared[1:])
+        if math.prod(per_sample) != math.prod(x_test.shape[1:]):
+            raise ValueError(f"evaluate: the model takes inputs of shape {per_sample}, but {args.dataset} "
+                             f"images are {x_test.shape[1:]}")
+        x_test = x_test.reshape((-1,) + per_sample)
     if not getattr(model, "compiled_loss", None):
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     result = model.evaluate(x_test, y_test, batch_size=args.batch_size, verbose=0)

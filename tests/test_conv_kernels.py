@@ -486,3 +486,21 @@ def test_max_pool_propagates_nan():
     x[0, 1, 0, 0] = np.nan
     y, _ = pk.max_pool_forward(x, 2)
     assert np.isnan(y[0, 0, 0, 0]) and not np.isnan(y[0, 1, 1, 0])
+
+
+@pytest.mark.parametrize("case", POOL_CASES, ids=[str(c) for c in POOL_CASES])
+def test_max_pool_without_graph_skips_argmax_and_gives_the_same_values(case):
+    import chainrule as cr
+    from chainrule import functional as F
+
+    xs, pool, strides, padding = case
+    x = np.random.default_rng(3).standard_normal(xs).astype(np.float32)
+    x.flat[::7] = np.nan
+    args = (pool, strides, _explicit(padding, x.ndim - 2))
+    y_graph = F.max_pool(cr.tensor(x, requires_grad=True), *args, data_format="channels_first")
+    with cr.no_grad():
+        y_plain = F.max_pool(cr.tensor(x, requires_grad=True), *args, data_format="channels_first")
+    assert y_graph.requires_grad and not y_plain.requires_grad
+    assert y_plain.dtype == np.float32
+    np.testing.assert_array_equal(y_plain.numpy(), y_graph.numpy())
+    np.testing.assert_array_equal(y_plain.numpy(), pk.max_pool_forward(x, *args, "channels_first")[0])

@@ -12,7 +12,9 @@ from ..autograd.function import Function
 from ..autograd.tensor import Tensor, ensure_tensor
 from ..backend import xp
 from .conv_kernels import _from_channels_last, _ntuple, _to_channels_last
-from .pool_kernels import _PoolGeometry, avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward
+from ..autograd.grad_mode import _state
+from .pool_kernels import (_PoolGeometry, avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward,
+                           max_pool_values)
 from .reduction import max as _max
 from .reduction import mean as _mean
 
@@ -116,7 +118,10 @@ def _pool_cfg(op, x, pool_size, strides, padding, data_format):
 def max_pool(x, pool_size, strides=None, padding="valid", data_format="channels_last") -> Tensor:
     """N-D max pooling; ``strides`` defaults to ``pool_size``; padding "valid", "same" or explicit."""
     x = ensure_tensor(x)
-    return MaxPool.apply(x, cfg=_pool_cfg("max_pool", x, pool_size, strides, padding, data_format))
+    cfg = _pool_cfg("max_pool", x, pool_size, strides, padding, data_format)
+    if not (x.requires_grad and _state.enabled):     # no graph: skip the arg-max (inference)
+        return Tensor._wrap(max_pool_values(x.data, *cfg))
+    return MaxPool.apply(x, cfg=cfg)
 
 
 def avg_pool(x, pool_size, strides=None, padding="valid", data_format="channels_last",

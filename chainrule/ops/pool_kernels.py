@@ -129,6 +129,22 @@ def max_pool_forward(x, pool_size, strides=None, padding="valid", data_format="c
     return _from_channels_last(y, data_format), _from_channels_last(argmax, data_format)
 
 
+def max_pool_values(x, pool_size, strides=None, padding="valid", data_format="channels_last"):
+    """``max_pool_forward`` without the arg-max, for inference: ``y[n, o, c] = max_k x_p[n, o*s + k, c]``.
+
+    One ``maximum`` pass per window offset over the output (NaN propagates); no temporary beyond y.
+    """
+    _check_array(x, "max_pool", "x")
+    x = _to_channels_last(x, data_format, "max_pool")
+    geo = _PoolGeometry("max_pool", x.shape, pool_size, strides, padding)
+    xp_ = geo.pad(x, _lowest(x.dtype))
+    views = list(geo.views(xp_))
+    y = xp.array(xp_[views[0]], copy=True, order="C")
+    for view in views[1:]:
+        xp.maximum(y, xp_[view], out=y)
+    return _from_channels_last(y, data_format)
+
+
 def max_pool_backward(gy, argmax, x_shape, pool_size, strides=None, padding="valid",
                       data_format="channels_last"):
     """Gradient of ``max_pool_forward``: each ``gy[n, o, c]`` goes to the window's argmax element,
