@@ -50,9 +50,10 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="smoke test: 1000 training images, 1 epoch")
     parser.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {EPOCHS}; 1 with --quick)")
     parser.add_argument("--batch-size", type=int, default=recipe.batch_size)
+    parser.add_argument("--seed", type=int, default=0, help="seed for the initial weights, dropout and shuffling")
     args = parser.parse_args(argv)
     epochs = args.epochs if args.epochs is not None else (1 if args.quick else EPOCHS)
-    cr.manual_seed(0)
+    cr.manual_seed(args.seed)
 
     (x_train, y_train), (x_test, y_test) = recipes.load_images(recipe.dataset, recipe.image_layout)
     if args.quick:

@@ -11,16 +11,7 @@ from .. import activations, initializers, regularizers
 from ..ops import conv as conv_ops
 from ..ops.conv_kernels import conv_output_size, conv_transpose_output_size, resolve_padding
 from .base import Layer
-from .core import _as_float, ignored_constraint, serialize_or_keep
-
-
-def _tuple(value, rank, name, layer):
-    if isinstance(value, int):
-        value = (value,) * rank
-    value = tuple(int(v) for v in value)
-    if len(value) != rank or any(v <= 0 for v in value):
-        raise ValueError(f"{layer}: {name} must be a positive int or {rank} positive ints, got {value!r}")
-    return value
+from .core import _as_float, ignored_constraint, positive_ints, serialize_or_keep
 
 
 class ConvND(Layer):
@@ -40,9 +31,9 @@ class ConvND(Layer):
         if not isinstance(filters, int) or filters <= 0:
             raise ValueError(f"{cls}: filters must be a positive int, got {filters!r}")
         self.filters = filters
-        self.kernel_size = _tuple(kernel_size, self.rank, "kernel_size", cls)
-        self.strides = _tuple(strides, self.rank, "strides", cls)
-        self.dilation_rate = _tuple(dilation_rate, self.rank, "dilation_rate", cls)
+        self.kernel_size = positive_ints(kernel_size, self.rank, "kernel_size", cls)
+        self.strides = positive_ints(strides, self.rank, "strides", cls)
+        self.dilation_rate = positive_ints(dilation_rate, self.rank, "dilation_rate", cls)
         if isinstance(padding, str):
             padding = padding.lower()
             if padding not in ("valid", "same"):

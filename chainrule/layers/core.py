@@ -42,6 +42,16 @@ def positive_int(layer: str, name: str, value) -> int:
     return value
 
 
+def positive_ints(value, rank, name, layer) -> tuple:
+    """``value`` (an int, or ``rank`` ints) as a tuple of ``rank`` positive ints (kernel sizes, strides)."""
+    if isinstance(value, int):
+        value = (value,) * rank
+    value = tuple(int(v) for v in value)
+    if len(value) != rank or any(v <= 0 for v in value):
+        raise ValueError(f"{layer}: {name} must be a positive int or {rank} positive ints, got {value!r}")
+    return value
+
+
 def _as_float(layer: Layer, x: Tensor, dtype) -> Tensor:
     """Layer input in the weights' float dtype (Keras casts inputs to the layer's compute dtype)."""
     if x.data.dtype == dtype:

@@ -9,15 +9,7 @@ from __future__ import annotations
 from ..ops import pool as pool_ops
 from ..ops.conv_kernels import conv_output_size, resolve_padding
 from .base import Layer
-
-
-def _tuple(value, rank, name, layer):
-    if isinstance(value, int):
-        value = (value,) * rank
-    value = tuple(int(v) for v in value)
-    if len(value) != rank or any(v <= 0 for v in value):
-        raise ValueError(f"{layer}: {name} must be a positive int or {rank} positive ints, got {value!r}")
-    return value
+from .core import positive_ints
 
 
 class PoolingND(Layer):
@@ -29,8 +21,8 @@ class PoolingND(Layer):
         super().__init__(**kwargs)
         cls = type(self).__name__
         self.rank = int(rank)
-        self.pool_size = _tuple(pool_size, self.rank, "pool_size", cls)
-        self.strides = self.pool_size if strides is None else _tuple(strides, self.rank, "strides", cls)
+        self.pool_size = positive_ints(pool_size, self.rank, "pool_size", cls)
+        self.strides = self.pool_size if strides is None else positive_ints(strides, self.rank, "strides", cls)
         padding = padding.lower() if isinstance(padding, str) else padding
         if padding not in ("valid", "same"):
             raise ValueError(f"{cls}: padding must be 'valid' or 'same', got {padding!r}")
