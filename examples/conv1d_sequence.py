@@ -18,17 +18,14 @@ not where:
 The same layers apply to any (timesteps, features) data: audio frames, sensor traces,
 embedded text.
 
-Run:  python examples/conv1d_sequence.py [--quick] [--epochs N]
+Run:  python examples/conv1d_sequence.py [--quick] [--epochs N] [--seed N]
 """
 from __future__ import annotations
 
-import argparse
-import time
-
-import numpy as np
-
 import chainrule as cr
 from chainrule import recipes
+
+from _common import epochs_for, first, make_parser, report, train_and_evaluate
 
 EPOCHS = 5
 
@@ -45,45 +42,24 @@ def build_model() -> cr.Sequential:
     ])
 
 
-class EpochTimer(cr.callbacks.Callback):
-    """Records the wall-clock seconds of each training epoch."""
-
-    def on_train_begin(self, logs=None):
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
-
-
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Conv1D + GlobalMaxPooling1D on MNIST rows read as sequences.")
-    parser.add_argument("--quick", action="store_true", help="smoke test: 1000 training sequences, 1 epoch")
-    parser.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {EPOCHS}; 1 with --quick)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser = make_parser("Conv1D + GlobalMaxPooling1D on MNIST rows read as sequences.",
+                         quick_help="smoke test: 1000 training sequences, 1 epoch", epochs=EPOCHS, batch_size=64)
     args = parser.parse_args(argv)
-    epochs = args.epochs if args.epochs is not None else (1 if args.quick else EPOCHS)
-    cr.manual_seed(0)
+    epochs = epochs_for(args, EPOCHS)
+    cr.manual_seed(args.seed)
 
-    (x_train, y_train), (x_test, y_test) = recipes.load_images("mnist", "image")
-    x_train, x_test = x_train.reshape(-1, 28, 28), x_test.reshape(-1, 28, 28)  # (timesteps=rows, features=pixels)
+    data = recipes.load_images("mnist", "image")
     if args.quick:
-        x_train, y_train, x_test, y_test = x_train[:1000], y_train[:1000], x_test[:500], y_test[:500]
+        data = first(data, 1000, 500)
+    (x_train, y_train), (x_test, y_test) = data
+    x_train, x_test = x_train.reshape(-1, 28, 28), x_test.reshape(-1, 28, 28)  # (timesteps=rows, features=pixels)
     print(f"data: {x_train.shape[0]} training and {x_test.shape[0]} test MNIST digits as sequences of "
           f"{x_train.shape[1]} timesteps x {x_train.shape[2]} features")
 
-    model = build_model()
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.summary()
-
-    timer = EpochTimer()
-    model.fit(x_train, y_train, epochs=epochs, batch_size=args.batch_size, verbose=2, callbacks=[timer])
-    loss, acc = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
-    print(f"test loss: {loss:.4f}")
-    print(f"test accuracy: {acc:.4f}")
-    print(f"seconds per epoch: {np.mean(timer.seconds):.1f}")
+    loss, acc, seconds = train_and_evaluate(build_model(), ((x_train, y_train), (x_test, y_test)),
+                                            epochs=epochs, batch_size=args.batch_size)
+    report(acc, seconds, loss=loss)
 
 
 if __name__ == "__main__":

@@ -17,16 +17,15 @@ and 3-D max pooling keeps the largest value of each 2x2x2 block:
                  -> Flatten -> Dense(32, relu) -> Dense(3, softmax)
     adam, sparse categorical cross-entropy, batch 32, 10 epochs; 2000 training / 500 test volumes
 
-Run:  python examples/conv3d_volumes.py [--quick] [--epochs N]
+Run:  python examples/conv3d_volumes.py [--quick] [--epochs N] [--seed N]
 """
 from __future__ import annotations
-
-import argparse
-import time
 
 import numpy as np
 
 import chainrule as cr
+
+from _common import epochs_for, make_parser, report, train_and_evaluate
 
 SIZE = 16
 SHAPES = ["sphere", "cube", "cross"]
@@ -71,27 +70,12 @@ def build_model() -> cr.Sequential:
     ])
 
 
-class EpochTimer(cr.callbacks.Callback):
-    """Records the wall-clock seconds of each training epoch."""
-
-    def on_train_begin(self, logs=None):
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
-
-
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Conv3D on synthetic 16^3 volumes: sphere vs cube vs cross.")
-    parser.add_argument("--quick", action="store_true", help="smoke test: 300 training volumes, 1 epoch")
-    parser.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {EPOCHS}; 1 with --quick)")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser = make_parser("Conv3D on synthetic 16^3 volumes: sphere vs cube vs cross.",
+                         quick_help="smoke test: 300 training volumes, 1 epoch", epochs=EPOCHS, batch_size=32)
     args = parser.parse_args(argv)
-    epochs = args.epochs if args.epochs is not None else (1 if args.quick else EPOCHS)
-    cr.manual_seed(0)
+    epochs = epochs_for(args, EPOCHS)
+    cr.manual_seed(args.seed)
 
     n_train, n_test = (300, 150) if args.quick else (2000, 500)
     x_train, y_train = make_volumes(n_train, seed=1)
@@ -99,16 +83,9 @@ def main(argv=None) -> None:
     print(f"data (synthetic): {n_train} training and {n_test} test volumes of shape {x_train.shape[1:]}, "
           f"classes {SHAPES}, counts in training {np.bincount(y_train, minlength=3).tolist()}")
 
-    model = build_model()
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.summary()
-
-    timer = EpochTimer()
-    model.fit(x_train, y_train, epochs=epochs, batch_size=args.batch_size, verbose=2, callbacks=[timer])
-    loss, acc = model.evaluate(x_test, y_test, batch_size=128, verbose=0)
-    print(f"test loss: {loss:.4f}")
-    print(f"test accuracy: {acc:.4f}  (chance: {1 / len(SHAPES):.4f})")
-    print(f"seconds per epoch: {np.mean(timer.seconds):.1f}")
+    loss, acc, seconds = train_and_evaluate(build_model(), ((x_train, y_train), (x_test, y_test)),
+                                            epochs=epochs, batch_size=args.batch_size, eval_batch_size=128)
+    report(acc, seconds, loss=loss, accuracy_note=f"chance: {1 / len(SHAPES):.4f}")
 
 
 if __name__ == "__main__":

@@ -25,17 +25,17 @@ The script also checks the layer against the formula: a ConvND with a lopsided k
 (2, 3, 3, 2) and strides (1, 2, 1, 2), and the trained first layer, are compared with a
 direct summation over every output position, and the largest difference is printed.
 
-Run:  python examples/conv4d.py [--quick] [--epochs N]
+Run:  python examples/conv4d.py [--quick] [--epochs N] [--seed N]
 """
 from __future__ import annotations
 
-import argparse
 import itertools
-import time
 
 import numpy as np
 
 import chainrule as cr
+
+from _common import epochs_for, make_parser, report, train_and_evaluate
 
 FRAMES, SIDE = 5, 8
 DIRECTIONS = ["+x", "-x", "+y", "-y"]
@@ -110,27 +110,12 @@ def check_against_direct_sum(trained_first_layer, x_sample) -> float:
     return max(diff_probe, diff_trained)
 
 
-class EpochTimer(cr.callbacks.Callback):
-    """Records the wall-clock seconds of each training epoch."""
-
-    def on_train_begin(self, logs=None):
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
-
-
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="ConvND(rank=4) on synthetic moving-blob volumes.")
-    parser.add_argument("--quick", action="store_true", help="smoke test: 200 training samples, 1 epoch")
-    parser.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {EPOCHS}; 1 with --quick)")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser = make_parser("ConvND(rank=4) on synthetic moving-blob volumes.",
+                         quick_help="smoke test: 200 training samples, 1 epoch", epochs=EPOCHS, batch_size=32)
     args = parser.parse_args(argv)
-    epochs = args.epochs if args.epochs is not None else (1 if args.quick else EPOCHS)
-    cr.manual_seed(0)
+    epochs = epochs_for(args, EPOCHS)
+    cr.manual_seed(args.seed)
 
     n_train, n_test = (200, 100) if args.quick else (800, 400)
     x_train, y_train = make_videos(n_train, seed=1)
@@ -139,20 +124,14 @@ def main(argv=None) -> None:
           f"(frames, x, y, z, channels); classes: blob moving {DIRECTIONS}")
 
     model = build_model()
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.summary()
-
-    timer = EpochTimer()
-    model.fit(x_train, y_train, epochs=epochs, batch_size=args.batch_size, verbose=2, callbacks=[timer])
-    loss, acc = model.evaluate(x_test, y_test, batch_size=128, verbose=0)
+    loss, acc, seconds = train_and_evaluate(model, ((x_train, y_train), (x_test, y_test)),
+                                            epochs=epochs, batch_size=args.batch_size, eval_batch_size=128)
 
     print()
     worst = check_against_direct_sum(model.layers[0], x_test[:2])
     print(f"direct-summation check: {'passed' if worst < 1e-4 else 'FAILED'} (max difference {worst:.2e})")
     print()
-    print(f"test loss: {loss:.4f}")
-    print(f"test accuracy: {acc:.4f}  (chance: {1 / len(DIRECTIONS):.4f})")
-    print(f"seconds per epoch: {np.mean(timer.seconds):.1f}")
+    report(acc, seconds, loss=loss, accuracy_note=f"chance: {1 / len(DIRECTIONS):.4f}")
 
 
 if __name__ == "__main__":

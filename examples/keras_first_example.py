@@ -23,16 +23,15 @@ becomes
 which is exactly the mean of the image over each output pixel's area (what PIL calls
 BOX and OpenCV INTER_AREA).
 
-Run:  python examples/keras_first_example.py [--quick] [--epochs N]
+Run:  python examples/keras_first_example.py [--quick] [--epochs N] [--seed N]
 """
 from __future__ import annotations
-
-import argparse
-import time
 
 import numpy as np
 
 import chainrule as cr
+
+from _common import epochs_for, first, make_parser, report, train_and_evaluate
 
 
 def area_resize_matrix(n_in: int, n_out: int) -> np.ndarray:
@@ -52,27 +51,12 @@ def area_resize(images: np.ndarray, size: int) -> np.ndarray:
     return (R @ images.astype(np.float64) @ R.T).astype(np.float32)
 
 
-class EpochTimer(cr.callbacks.Callback):
-    """Records the wall-clock seconds of each training epoch."""
-
-    def on_train_begin(self, logs=None):
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
-
-
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Keras's first example (100 -> 64 -> 64 -> 10) on MNIST at 10x10.")
-    parser.add_argument("--quick", action="store_true", help="smoke test: 2000 training images, 1 epoch")
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 10; 1 with --quick)")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser = make_parser("Keras's first example (100 -> 64 -> 64 -> 10) on MNIST at 10x10.",
+                         quick_help="smoke test: 2000 training images, 1 epoch", epochs=10, batch_size=32)
     args = parser.parse_args(argv)
-    epochs = args.epochs if args.epochs is not None else (1 if args.quick else 10)
-    cr.manual_seed(0)
+    epochs = epochs_for(args, 10)
+    cr.manual_seed(args.seed)
 
     # Sanity checks of the resize: rows sum to 1; an integer factor (28 -> 14) is the plain 2x2 block mean.
     R = area_resize_matrix(28, 10)
@@ -84,9 +68,10 @@ def main(argv=None) -> None:
         nz = np.nonzero(R[i])[0]
         print(f"  row {i}: columns {nz.tolist()} weights {np.round(R[i, nz], 4).tolist()}")
 
-    (x_train, y_train), (x_test, y_test) = cr.datasets.mnist.load_data()
+    data = cr.datasets.mnist.load_data()
     if args.quick:
-        x_train, y_train, x_test, y_test = x_train[:2000], y_train[:2000], x_test[:1000], y_test[:1000]
+        data = first(data, 2000, 1000)
+    (x_train, y_train), (x_test, y_test) = data
     x_train = area_resize(x_train / 255.0, 10).reshape(-1, 100)
     x_test = area_resize(x_test / 255.0, 10).reshape(-1, 100)
     print(f"data: {x_train.shape[0]} training and {x_test.shape[0]} test images, 28x28 -> 10x10 = 100 features")
@@ -96,15 +81,9 @@ def main(argv=None) -> None:
         cr.layers.Dense(64, activation="relu"),
         cr.layers.Dense(10, activation="softmax"),
     ])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.summary()
-
-    timer = EpochTimer()
-    model.fit(x_train, y_train, epochs=epochs, batch_size=args.batch_size, verbose=2, callbacks=[timer])
-    loss, acc = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
-    print(f"test loss: {loss:.4f}")
-    print(f"test accuracy: {acc:.4f}")
-    print(f"seconds per epoch: {np.mean(timer.seconds):.1f}")
+    loss, acc, seconds = train_and_evaluate(model, ((x_train, y_train), (x_test, y_test)),
+                                            epochs=epochs, batch_size=args.batch_size)
+    report(acc, seconds, loss=loss)
 
 
 if __name__ == "__main__":

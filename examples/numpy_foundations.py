@@ -24,17 +24,18 @@ rounding. The script trains no network on a data set, so ``--quick`` and ``--epo
 shorten sections 5 and 6, and the "test accuracy" it prints at the end is that of the
 two-layer network of section 4 after a few hundred steps on its own synthetic, separable data.
 
-Run:  python examples/numpy_foundations.py [--quick] [--epochs N]
+Run:  python examples/numpy_foundations.py [--quick] [--epochs N] [--seed N]
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 
 import chainrule as cr
 from chainrule import functional as F
+
+from _common import epochs_for, make_parser, report
 
 
 def section(title: str) -> None:
@@ -228,13 +229,13 @@ def optimizers_compared(X, y, steps: int) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="The texts' NumPy foundations with chainrule tensors.")
-    parser.add_argument("--quick", action="store_true", help="fewer epochs/steps in sections 5 and 6")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="epochs for section 5 (default 20; 2 with --quick); section 6 runs 10x as many steps")
+    parser = make_parser("The texts' NumPy foundations with chainrule tensors.",
+                         quick_help="fewer epochs/steps in sections 5 and 6", epochs=20,
+                         epochs_help="epochs for section 5 (default 20; 2 with --quick); "
+                                     "section 6 runs 10x as many steps")
     args = parser.parse_args(argv)
-    epochs = args.epochs if args.epochs is not None else (2 if args.quick else 20)
-    cr.manual_seed(0)
+    epochs = epochs_for(args, 20, quick=2)
+    cr.manual_seed(args.seed)
     cr.set_floatx("float64")
 
     start = time.perf_counter()
@@ -247,8 +248,8 @@ def main(argv=None) -> None:
     optimizers_compared(X, y, 10 * epochs)
     seconds = time.perf_counter() - start
     print()
-    print(f"test accuracy: {acc:.4f}  (the two-layer network of section 4, on synthetic data)")
-    print(f"seconds per epoch: {seconds / epochs:.1f}  (the whole script's time over the {epochs} epochs of section 5)")
+    report(acc, seconds / epochs, accuracy_note="the two-layer network of section 4, on synthetic data",
+           seconds_note=f"the whole script's time over the {epochs} epochs of section 5")
 
 
 if __name__ == "__main__":

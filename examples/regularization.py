@@ -19,17 +19,16 @@ their gap, the fraction of hidden activations that are exactly zero on the test 
 makes some zero in every variant; the L1 activity penalty makes many more), and the
 fraction of kernel weights with |w| < 1e-3.
 
-Run:  python examples/regularization.py [--quick] [--epochs N]
+Run:  python examples/regularization.py [--quick] [--epochs N] [--seed N]
 """
 from __future__ import annotations
-
-import argparse
-import time
 
 import numpy as np
 
 import chainrule as cr
 from chainrule import recipes
+
+from _common import EpochTimer, epochs_for, make_parser, report
 
 L1, L2, ACTIVITY_L1, DROPOUT = 1e-5, 1e-4, 1e-5, 0.5
 VARIANTS = ["none", "L1", "L2", "Elastic Net (L1L2)", "dropout", "batch norm", "activity L1"]
@@ -76,27 +75,12 @@ def small_weight_fraction(model) -> float:
     return float(sum(np.sum(np.abs(k) < 1e-3) for k in kernels) / sum(k.size for k in kernels))
 
 
-class EpochTimer(cr.callbacks.Callback):
-    """Records the wall-clock seconds of each training epoch."""
-
-    def on_train_begin(self, logs=None):
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
-
-
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="One MLP with none/L1/L2/L1L2/dropout/batch norm/activity L1.")
-    parser.add_argument("--quick", action="store_true", help="smoke test: 1000 training images, 1 epoch")
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 20; 1 with --quick)")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser = make_parser("One MLP with none/L1/L2/L1L2/dropout/batch norm/activity L1.",
+                         quick_help="smoke test: 1000 training images, 1 epoch", epochs=20, batch_size=128)
     parser.add_argument("--train-size", type=int, default=10_000, help="training subset size (default 10000)")
     args = parser.parse_args(argv)
-    epochs = args.epochs if args.epochs is not None else (1 if args.quick else 20)
+    epochs = epochs_for(args, 20)
     n_train = 1000 if args.quick else args.train_size
 
     (x_train, y_train), (x_test, y_test) = recipes.load_images("mnist", "flat")
@@ -108,7 +92,7 @@ def main(argv=None) -> None:
 
     rows, seconds = [], []
     for variant in VARIANTS:
-        cr.manual_seed(0)  # the same initial weights and batch order for every variant
+        cr.manual_seed(args.seed)  # the same initial weights and batch order for every variant
         model = build_mlp(variant)
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         timer = EpochTimer()
@@ -129,8 +113,7 @@ def main(argv=None) -> None:
     print(f"(L1 {L1}, L2 {L2}, dropout rate {DROPOUT}, activity L1 {ACTIVITY_L1} on the hidden layers)")
     best = max(rows, key=lambda r: r[2])
     print(f"best test accuracy: {best[0]}")
-    print(f"test accuracy: {best[2]:.4f}")
-    print(f"seconds per epoch: {np.mean(seconds):.1f}  (mean over all variants)")
+    report(best[2], np.mean(seconds), seconds_note="mean over all variants")
 
 
 if __name__ == "__main__":
