@@ -36,8 +36,10 @@ class ConvND(Layer):
         self.dilation_rate = positive_ints(dilation_rate, self.rank, "dilation_rate", cls)
         if isinstance(padding, str):
             padding = padding.lower()
-            if padding not in ("valid", "same"):
-                raise ValueError(f"{cls}: padding must be 'valid' or 'same' (or explicit ints), got {padding!r}")
+            known = ("valid", "same", "causal") if self.rank == 1 and not self.transpose else ("valid", "same")
+            if padding not in known:
+                raise ValueError(f"{cls}: padding must be {' or '.join(map(repr, known))} (or explicit ints), "
+                                 f"got {padding!r}")
         self.padding = padding
         self.data_format = data_format or "channels_last"
         if self.data_format not in ("channels_last", "channels_first"):

@@ -122,7 +122,7 @@ def conv(x, w, b=None, strides=1, padding="valid", dilation=1, groups=1, data_fo
     kernel = tuple(w.shape[:nd])
     strides = _ntuple(strides, nd, "strides")
     dilation = _ntuple(dilation, nd, "dilation")
-    pads = resolve_padding(padding, spatial, kernel, strides, dilation)
+    pads = resolve_padding(padding, spatial, kernel, strides, dilation, "conv")
     cfg = (strides, pads, dilation, int(groups), data_format)
     return _add_bias(Conv.apply(x, w, cfg=cfg), b, data_format, "conv")
 
@@ -147,18 +147,21 @@ def conv_transpose(x, w, b=None, strides=1, padding="valid", output_padding=None
             f"conv_transpose: kernel {w.shape} expects {w.shape[-1]} input channels (its last axis), "
             f"input has {c_in}"
         )
+    groups = int(groups)
+    if groups < 1 or c_in % groups:
+        raise ValueError(f"conv_transpose: input channels {c_in} of x {x.shape} are not divisible by groups={groups}")
     kernel = tuple(w.shape[:nd])
-    strides = _ntuple(strides, nd, "strides")
-    dilation = _ntuple(dilation, nd, "dilation")
+    strides = _ntuple(strides, nd, "strides", "conv_transpose")
+    dilation = _ntuple(dilation, nd, "dilation", "conv_transpose")
     out_spatial = conv_transpose_output_size(spatial, kernel, strides, padding, dilation, output_padding)
     if isinstance(padding, str) and padding.lower() == "same" and output_padding is not None:
         dk = tuple((k - 1) * d + 1 for k, d in zip(kernel, dilation))
         pads = tuple((k // 2, k // 2) for k in dk)
     else:
-        pads = resolve_padding(padding, out_spatial, kernel, strides, dilation)
-    c_out = w.shape[-2] * int(groups)
+        pads = resolve_padding(padding, out_spatial, kernel, strides, dilation, "conv_transpose")
+    c_out = w.shape[-2] * groups
     n = x.shape[0]
     out_shape = (n,) + out_spatial + (c_out,) if data_format == "channels_last" else (n, c_out) + out_spatial
-    cfg = (strides, pads, dilation, int(groups), data_format)
+    cfg = (strides, pads, dilation, groups, data_format)
     y = ConvInputGrad.apply(x, w, x_shape=out_shape, cfg=cfg)
     return _add_bias(y, b, data_format, "conv_transpose")

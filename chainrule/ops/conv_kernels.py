@@ -64,7 +64,7 @@ def _ntuple(value, n: int, name: str, op: str = "conv") -> tuple:
     return value
 
 
-def resolve_padding(padding, in_spatial, kernel, strides=1, dilation=1) -> tuple:
+def resolve_padding(padding, in_spatial, kernel, strides=1, dilation=1, op: str = "conv") -> tuple:
     """Padding in any accepted form -> a tuple of ``(lo, hi)`` pairs, one per spatial dim.
 
     - ``"valid"``: no padding.
@@ -74,11 +74,13 @@ def resolve_padding(padding, in_spatial, kernel, strides=1, dilation=1) -> tuple
     - ``"causal"`` (Keras Conv1D): ``(kernel - 1)*dilation`` on the low side only.
     - an int ``p``: ``(p, p)`` everywhere; a tuple of ints: ``(p_i, p_i)`` per dim;
       a tuple of ``(lo, hi)`` pairs: as given.
+
+    Errors name ``op``, the public operation being called.
     """
     nd = len(in_spatial)
-    kernel = _ntuple(kernel, nd, "kernel size")
-    strides = _ntuple(strides, nd, "strides")
-    dilation = _ntuple(dilation, nd, "dilation")
+    kernel = _ntuple(kernel, nd, "kernel size", op)
+    strides = _ntuple(strides, nd, "strides", op)
+    dilation = _ntuple(dilation, nd, "dilation", op)
     if isinstance(padding, str):
         name = padding.lower()
         if name == "valid":
@@ -92,17 +94,21 @@ def resolve_padding(padding, in_spatial, kernel, strides=1, dilation=1) -> tuple
             return tuple(pairs)
         if name == "causal":
             return tuple(((k - 1) * d, 0) for k, d in zip(kernel, dilation))
-        raise ValueError(f"conv: unknown padding {padding!r}; known: {', '.join(_PADDING_NAMES)}, or ints")
+        raise ValueError(f"{op}: unknown padding {padding!r}; known: {', '.join(_PADDING_NAMES)}, or ints")
     if isinstance(padding, (int, xp.integer)):
         pairs = ((int(padding), int(padding)),) * nd
     else:
-        padding = tuple(padding)
-        if len(padding) != nd:
-            raise ValueError(f"conv: padding {padding} has {len(padding)} entries for {nd} spatial dims")
-        pairs = tuple((int(p), int(p)) if isinstance(p, (int, xp.integer)) else tuple(int(v) for v in p)
-                      for p in padding)
+        try:
+            padding = tuple(padding)
+            if len(padding) != nd:
+                raise ValueError(f"{op}: padding {padding} has {len(padding)} entries for {nd} spatial dims")
+            pairs = tuple((int(p), int(p)) if isinstance(p, (int, xp.integer)) else tuple(int(v) for v in p)
+                          for p in padding)
+        except TypeError:
+            raise TypeError(f"{op}: padding must be 'valid', 'same', 'causal', an int, {nd} ints or {nd} (lo, hi) "
+                            f"pairs, got {padding!r}") from None
     if any(len(p) != 2 or p[0] < 0 or p[1] < 0 for p in pairs):
-        raise ValueError(f"conv: padding must be non-negative (lo, hi) pairs, got {pairs}")
+        raise ValueError(f"{op}: padding must be non-negative (lo, hi) pairs, got {pairs}")
     return pairs
 
 
@@ -153,7 +159,7 @@ class _Geometry:
         self.og = self.c_out // g
         self.strides = _ntuple(strides, nd, "strides", op)
         self.dilation = _ntuple(dilation, nd, "dilation", op)
-        self.padding = resolve_padding(padding, self.in_spatial, self.kernel, self.strides, self.dilation)
+        self.padding = resolve_padding(padding, self.in_spatial, self.kernel, self.strides, self.dilation, op)
         self.out_spatial = conv_output_size(self.in_spatial, self.kernel, self.strides, self.padding, self.dilation)
         if any(o < 1 for o in self.out_spatial):
             raise ValueError(f"{op}: input spatial size {self.in_spatial} (padding {self.padding}) is smaller than "
@@ -551,7 +557,7 @@ def conv_transpose_output_size(in_spatial, kernel, strides=1, padding="valid", d
     if name == "same":
         pads = tuple((k // 2, k // 2) for k in dk)
     else:
-        pads = resolve_padding(padding, in_spatial, kernel, strides, dilation)
+        pads = resolve_padding(padding, in_spatial, kernel, strides, dilation, "conv_transpose")
     return tuple((i - 1) * s + k - lo - hi + p for i, s, k, (lo, hi), p in zip(in_spatial, strides, dk, pads, op))
 
 

@@ -9,10 +9,10 @@ adjoint of that spreading is average pooling again. Array work: ``pool_kernels``
 from __future__ import annotations
 
 from ..autograd.function import Function
+from ..autograd.grad_mode import _state
 from ..autograd.tensor import Tensor, ensure_tensor
 from ..backend import xp
-from .conv_kernels import _from_channels_last, _ntuple, _to_channels_last
-from ..autograd.grad_mode import _state
+from .conv_kernels import _from_channels_last, _ntuple, _to_channels_last, resolve_padding
 from .pool_kernels import (_PoolGeometry, avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward,
                            max_pool_values)
 from .reduction import max as _max
@@ -112,6 +112,8 @@ def _pool_cfg(op, x, pool_size, strides, padding, data_format):
     nd = x.ndim - 2
     pool = _ntuple(pool_size, nd, "pool_size", op)
     strides = pool if strides is None else _ntuple(strides, nd, "strides", op)
+    spatial = x.shape[1:-1] if data_format == "channels_last" else x.shape[2:]
+    resolve_padding(padding, spatial, pool, strides, 1, op)     # bad padding: an error that names the op
     return (pool, strides, padding, data_format)
 
 
@@ -135,20 +137,24 @@ def avg_pool(x, pool_size, strides=None, padding="valid", data_format="channels_
     return AvgPool.apply(x, cfg=cfg, count_include_pad=bool(count_include_pad))
 
 
-def _spatial_axes(x, data_format):
+def _spatial_axes(op, x, data_format):
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"{op}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+    if x.ndim < 3:   # no spatial axis: the reduction would silently return the input
+        raise ValueError(f"{op}: input must be (N, *spatial, C) with at least one spatial dim, got shape {x.shape}")
     return tuple(range(1, x.ndim - 1)) if data_format == "channels_last" else tuple(range(2, x.ndim))
 
 
 def global_avg_pool(x, data_format="channels_last", keepdims=False) -> Tensor:
     """y[n, c] = mean over all spatial positions of x[n, ..., c]."""
     x = ensure_tensor(x)
-    return _mean(x, axis=_spatial_axes(x, data_format), keepdims=keepdims)
+    return _mean(x, axis=_spatial_axes("global_avg_pool", x, data_format), keepdims=keepdims)
 
 
 def global_max_pool(x, data_format="channels_last", keepdims=False) -> Tensor:
     """y[n, c] = max over all spatial positions of x[n, ..., c] (ties share the gradient evenly)."""
     x = ensure_tensor(x)
-    return _max(x, axis=_spatial_axes(x, data_format), keepdims=keepdims)
+    return _max(x, axis=_spatial_axes("global_max_pool", x, data_format), keepdims=keepdims)
 
 
 __all__ = ["avg_pool", "global_avg_pool", "global_max_pool", "max_pool"]
