@@ -491,3 +491,66 @@ def test_float64_mode_keeps_float64():
     assert y.dtype == np.float64
     gx, gw = cr.grad(y.sum(), [x, w])
     assert gx.dtype == np.float64 and gw.dtype == np.float64
+
+
+# ----------------------------------------------------------------------------- fused relu(conv + b)
+
+FUSED_CASES = [  # (x shape channels_last, w shape, strides, padding, groups, data_format)
+    ((2, 9, 8, 1), (3, 3, 1, 5), 1, "valid", 1, "channels_last"),      # one input channel: the first layer
+    ((2, 7, 6, 4), (3, 2, 4, 6), (2, 1), "same", 1, "channels_last"),
+    ((2, 7, 6, 6), (3, 3, 3, 4), 1, "valid", 2, "channels_last"),      # grouped
+    ((2, 7, 6, 3), (3, 3, 1, 3), 1, "same", 3, "channels_last"),       # depthwise
+    ((1, 3, 8, 7), (2, 3, 3, 4), 1, 1, 1, "channels_first"),
+    ((2, 11, 3), (4, 3, 5), 2, "valid", 1, "channels_last"),            # 1-D
+]
+
+
+@pytest.mark.parametrize("case", FUSED_CASES, ids=[str(c) for c in FUSED_CASES])
+def test_fused_conv_bias_relu_matches_the_unfused_ops(case):
+    """relu(conv(x, w) + b) in one op gives the same values and gradients as the three ops."""
+    xs, ws, strides, padding, groups, fmt = case
+    rng = np.random.default_rng(5)
+    x0, w0, b0 = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[-1])
+    g0 = None
+    results = []
+    for fused in (True, False):
+        x, w, b = (cr.tensor(a, dtype="float64", requires_grad=True) for a in (x0, w0, b0))
+        if fused:
+            y = F.conv(x, w, b, strides, padding, groups=groups, data_format=fmt, activation="relu")
+        else:
+            y = F.relu(F.conv(x, w, b, strides, padding, groups=groups, data_format=fmt))
+        if g0 is None:
+            g0 = rng.standard_normal(y.shape)
+        (y * cr.tensor(g0)).sum().backward()
+        results.append([y.numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()])
+    assert (results[0][0] == 0).any() and (results[0][0] > 0).any()
+    for fused, plain in zip(*results):
+        np.testing.assert_allclose(fused, plain, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", FUSED_CASES[:4], ids=[str(c) for c in FUSED_CASES[:4]])
+def test_fused_conv_bias_relu_float32_and_no_grad(case):
+    xs, ws, strides, padding, groups, fmt = case
+    rng = np.random.default_rng(6)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in (xs, ws, (ws[-1],)))
+    with cr.no_grad():
+        y = F.conv(x, w, b, strides, padding, groups=groups, data_format=fmt, activation="relu")
+    ref = F.relu(F.conv(x, w, b, strides, padding, groups=groups, data_format=fmt))
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.numpy(), ref.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_fused_conv_bias_relu_second_order():
+    rng = np.random.default_rng(7)
+    x = cr.tensor(rng.standard_normal((1, 5, 4, 2)), dtype="float64", requires_grad=True)
+    w = cr.tensor(rng.standard_normal((2, 2, 2, 3)), dtype="float64", requires_grad=True)
+    b = cr.tensor(rng.standard_normal(3), dtype="float64", requires_grad=True)
+    fn = lambda x, w, b: F.conv(x, w, b, 1, "same", activation="relu")  # noqa: E731
+    assert cr.gradcheck(fn, [x, w, b])
+    assert cr.gradgradcheck(fn, [x, w, b])
+
+
+def test_conv_rejects_an_unknown_fused_activation():
+    x, w = np.zeros((1, 4, 4, 1), np.float32), np.zeros((3, 3, 1, 2), np.float32)
+    with pytest.raises(ValueError, match="conv: activation must be None, 'linear' or 'relu'.*'tanh'"):
+        F.conv(x, w, activation="tanh")

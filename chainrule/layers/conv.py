@@ -100,6 +100,9 @@ class ConvND(Layer):
         if self.transpose:
             y = conv_ops.conv_transpose(x, self.kernel, self.bias, self.strides, self.padding, self.output_padding,
                                         self.dilation_rate, self.groups, self.data_format)
+        elif self.activation is activations.relu:      # relu(conv + bias) fused into one op
+            return conv_ops.conv(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate,
+                                 self.groups, self.data_format, activation="relu")
         else:
             y = conv_ops.conv(x, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate, self.groups,
                               self.data_format)

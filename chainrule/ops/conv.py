@@ -19,7 +19,8 @@ from ..autograd.tensor import Tensor, ensure_tensor
 from .conv_kernels import (
     _ntuple, conv_forward, conv_input_grad, conv_transpose_output_size, conv_weight_grad, resolve_padding,
 )
-from .shape import reshape
+from .elementwise import relu as relu_op
+from .shape import reshape, sum_to
 
 _FORMATS = ("channels_last", "channels_first")
 
@@ -40,6 +41,38 @@ class Conv(Function):
         gx = ConvInputGrad.apply(g, w, x_shape=x.shape, cfg=self.cfg) if nx else None
         gw = ConvWeightGrad.apply(x, g, w_shape=w.shape, cfg=self.cfg) if nw else None
         return gx, gw
+
+
+class ConvBias(Function):
+    """y = act(z),  z[n, o, m] = conv(x, w)[n, o, m] + b[m],  act = identity or relu.
+
+    The bias and the relu are applied to each block of the GEMM output while it is in cache
+    (``conv_forward``'s epilogue), not as two more passes over the output.
+    dL/dz = dL/dy * [y > 0] for relu (0 at z = 0, as PyTorch), else dL/dy;
+    dL/dx = conv^T(dL/dz, w);  dL/dw = wgrad(x, dL/dz);  dL/db[m] = sum_{n, o} dL/dz[n, o, m].
+    """
+
+    def forward(self, x, w, b, cfg, relu):
+        self.cfg, self.relu = cfg, relu
+        if relu:
+            self.save_output()
+        return conv_forward(x, w, *cfg, bias=b, relu=relu)
+
+    def backward(self, g):
+        x, w, b = self.inputs
+        if self.relu:
+            g = g * Tensor._wrap((self.output.data > 0).astype(g.dtype))
+        nx, nw, nb = self.needs_input_grad
+        gx = ConvInputGrad.apply(g, w, x_shape=x.shape, cfg=self.cfg) if nx else None
+        gw = ConvWeightGrad.apply(x, g, w_shape=w.shape, cfg=self.cfg) if nw else None
+        gb = None
+        if nb:
+            c = b.shape[0]
+            if self.cfg[-1] == "channels_last":
+                gb = sum_to(g, (c,))
+            else:
+                gb = reshape(sum_to(g, (c,) + (1,) * (g.ndim - 2)), (c,))
+        return gx, gw, gb
 
 
 class ConvInputGrad(Function):
@@ -88,27 +121,36 @@ def _check_format(op, data_format):
         raise ValueError(f"{op}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
 
 
+def _check_bias(b: Tensor, c: int, op) -> Tensor:
+    if b.shape != (c,):
+        raise ValueError(f"{op}: bias must have shape ({c},) for {c} output channels, got {b.shape}")
+    return b
+
+
 def _add_bias(y: Tensor, b, data_format, op):
     if b is None:
         return y
-    b = ensure_tensor(b, like=y)
     c = y.shape[-1] if data_format == "channels_last" else y.shape[1]
-    if b.shape != (c,):
-        raise ValueError(f"{op}: bias must have shape ({c},) for {c} output channels, got {b.shape}")
+    b = _check_bias(ensure_tensor(b, like=y), c, op)
     if data_format == "channels_first":
         b = reshape(b, (c,) + (1,) * (y.ndim - 2))
     return y + b
 
 
-def conv(x, w, b=None, strides=1, padding="valid", dilation=1, groups=1, data_format="channels_last") -> Tensor:
+def conv(x, w, b=None, strides=1, padding="valid", dilation=1, groups=1, data_format="channels_last",
+         activation=None) -> Tensor:
     """N-D convolution (any number of spatial dims), Keras layouts.
 
     x: (N, *spatial, C_in) (or (N, C_in, *spatial) with ``data_format="channels_first"``);
     w: (*kernel_size, C_in // groups, filters); b: (filters,) or None.
     ``padding``: "valid", "same" (output = ceil(in / stride), extra padding on the high side,
     as Keras), an int, one int per spatial dim, or one (lo, hi) pair per spatial dim.
+    ``activation``: None, or "relu" to fuse ``relu(conv(x, w) + b)`` into one op (the same
+    numbers and gradients, fewer passes over the output; see ``ConvBias``).
     """
     _check_format("conv", data_format)
+    if activation not in (None, "linear", "relu"):
+        raise ValueError(f"conv: activation must be None, 'linear' or 'relu' (fused), got {activation!r}")
     x, w = ensure_tensor(x), ensure_tensor(w)
     if x.ndim < 3 or w.ndim != x.ndim:
         raise ValueError(
@@ -124,7 +166,12 @@ def conv(x, w, b=None, strides=1, padding="valid", dilation=1, groups=1, data_fo
     dilation = _ntuple(dilation, nd, "dilation")
     pads = resolve_padding(padding, spatial, kernel, strides, dilation, "conv")
     cfg = (strides, pads, dilation, int(groups), data_format)
-    return _add_bias(Conv.apply(x, w, cfg=cfg), b, data_format, "conv")
+    relu = activation == "relu"
+    if b is not None:
+        b = _check_bias(ensure_tensor(b, like=x), w.shape[-1], "conv")
+        return ConvBias.apply(x, w, b, cfg=cfg, relu=relu)
+    y = Conv.apply(x, w, cfg=cfg)
+    return relu_op(y) if relu else y
 
 
 def conv_transpose(x, w, b=None, strides=1, padding="valid", output_padding=None, dilation=1, groups=1,
