@@ -98,6 +98,16 @@ def _lowest(dtype):
 
 # ----------------------------------------------------------------------------- max pooling
 
+def _max_pool_start(x, pool_size, strides, padding, data_format):
+    """The geometry, the -inf-padded input, its window views, and y = the first view (a copy)."""
+    _check_array(x, "max_pool", "x")
+    x = _to_channels_last(x, data_format, "max_pool")
+    geo = _PoolGeometry("max_pool", x.shape, pool_size, strides, padding)
+    xp_ = geo.pad(x, _lowest(x.dtype))
+    views = list(geo.views(xp_))
+    return geo, xp_, views, xp.array(xp_[views[0]], copy=True, order="C")
+
+
 def max_pool_forward(x, pool_size, strides=None, padding="valid", data_format="channels_last"):
     """N-D max pooling: ``y[n, o, c] = max_k x_p[n, o*s + k, c]``; returns ``(y, argmax)``.
 
@@ -110,12 +120,7 @@ def max_pool_forward(x, pool_size, strides=None, padding="valid", data_format="c
     Cost: ``prod(pool_size)`` passes of compare and maximum over the output.
     Temporaries: a mask and an index step the size of the output.
     """
-    _check_array(x, "max_pool", "x")
-    x = _to_channels_last(x, data_format, "max_pool")
-    geo = _PoolGeometry("max_pool", x.shape, pool_size, strides, padding)
-    xp_ = geo.pad(x, _lowest(x.dtype))
-    views = list(geo.views(xp_))
-    y = xp.array(xp_[views[0]], copy=True, order="C")
+    geo, xp_, views, y = _max_pool_start(x, pool_size, strides, padding, data_format)
     argmax = xp.zeros(geo.y_shape, dtype=xp.min_scalar_type(len(views) - 1))
     mask = xp.empty(geo.y_shape, dtype=bool)
     step = xp.empty(geo.y_shape, dtype=argmax.dtype)
@@ -134,12 +139,7 @@ def max_pool_values(x, pool_size, strides=None, padding="valid", data_format="ch
 
     One ``maximum`` pass per window offset over the output (NaN propagates); no temporary beyond y.
     """
-    _check_array(x, "max_pool", "x")
-    x = _to_channels_last(x, data_format, "max_pool")
-    geo = _PoolGeometry("max_pool", x.shape, pool_size, strides, padding)
-    xp_ = geo.pad(x, _lowest(x.dtype))
-    views = list(geo.views(xp_))
-    y = xp.array(xp_[views[0]], copy=True, order="C")
+    _, xp_, views, y = _max_pool_start(x, pool_size, strides, padding, data_format)
     for view in views[1:]:
         xp.maximum(y, xp_[view], out=y)
     return _from_channels_last(y, data_format)
