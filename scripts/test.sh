@@ -11,5 +11,7 @@ fi
 .venv/bin/python -m pip install -q -e ".[test]"
 # PyTorch is the oracle of the differential tests, never a dependency of the library.
 .venv/bin/python -m pip install -q torch==2.13.0
-export CHAINRULE_DATA="${CHAINRULE_DATA:-$(cd .. && pwd)/shared/datasets}"
+if [ -z "${CHAINRULE_DATA:-}" ] && [ -d ../shared/datasets ]; then
+    export CHAINRULE_DATA="$(cd ../shared/datasets && pwd)"
+fi
 .venv/bin/python -m pytest "$@"
