@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from . import backend
+from .naming import snake_case
 
 
 def compute_fans(shape):
@@ -260,16 +261,10 @@ def serialize(init) -> dict | str:
 
 def deserialize(config: dict):
     name = config.get("class_name", "")
-    key = name.lower() if name.lower() in _BY_NAME else _snake(name)
+    key = name.lower() if name.lower() in _BY_NAME else snake_case(name)
     if key not in _BY_NAME:
         raise ValueError(f"initializers.deserialize: unknown initializer {name!r}")
     return _BY_NAME[key].from_config(config.get("config", {}))
-
-
-def _snake(name):
-    import re
-
-    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
 
 
 glorot_uniform = GlorotUniform

@@ -19,6 +19,7 @@ import inspect
 
 from .autograd.tensor import Tensor
 from .backend import xp
+from .naming import snake_case
 from .ops.elementwise import multiply
 from .ops.loss import (
     binary_crossentropy, categorical_crossentropy, huber, kl_divergence, mean_absolute_error, mean_squared_error,
@@ -76,7 +77,7 @@ class Loss:
     """Base class: subclasses implement ``call(y_true, y_pred)`` -> per-sample loss Tensor."""
 
     def __init__(self, name: str | None = None, reduction="sum_over_batch_size"):
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self.reduction = _standardize_reduction(reduction)
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> Tensor:
@@ -97,15 +98,6 @@ class Loss:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}>"
-
-
-def _snake(name: str) -> str:
-    out = []
-    for i, c in enumerate(name):
-        if c.isupper() and i and not name[i - 1].isupper():
-            out.append("_")
-        out.append(c.lower())
-    return "".join(out)
 
 
 class LossFunctionWrapper(Loss):

@@ -18,6 +18,7 @@ import numpy as np
 
 from .autograd.grad_mode import no_grad
 from .autograd.tensor import Tensor
+from .naming import snake_case
 from .ops import loss as _loss_ops
 
 
@@ -121,7 +122,7 @@ class Metric:
     and returns the result."""
 
     def __init__(self, name: str | None = None, dtype=None):
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self.dtype = dtype
         self.reset_state()
 
@@ -147,15 +148,6 @@ class Metric:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} result={self.result():.6g}>"
-
-
-def _snake(name: str) -> str:
-    out = []
-    for i, c in enumerate(name):
-        if c.isupper() and i and not name[i - 1].isupper():
-            out.append("_")
-        out.append(c.lower())
-    return "".join(out)
 
 
 def _weights_for(sample_weight, shape, name):

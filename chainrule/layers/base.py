@@ -14,20 +14,14 @@ to the loss it differentiates.
 """
 from __future__ import annotations
 
-import re
 
 import numpy as np
 
 from .. import backend
 from ..autograd.tensor import Tensor
+from ..naming import snake_case
 
 _name_counts: dict[str, int] = {}
-
-
-def _snake(name: str) -> str:
-    # Keras's rule: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d, BatchNormalization -> batch_normalization.
-    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
 
 
 def unique_name(base: str) -> str:
@@ -58,7 +52,7 @@ class Layer:
         self._activity_losses: list = []
         self.built = False
         self.trainable = trainable
-        self.name = name or unique_name(_snake(type(self).__name__))
+        self.name = name or unique_name(snake_case(type(self).__name__))
         self.dtype = None if dtype is None else np.dtype(dtype).name
         if batch_input_shape is not None:
             self._batch_input_shape = tuple(batch_input_shape)
