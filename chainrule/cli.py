@@ -20,9 +20,10 @@ def _train(args) -> int:
         backend.manual_seed(args.seed)
     (x_train, y_train), (x_test, y_test) = recipes.load_images(recipe.dataset, recipe.image_layout)
     model = recipe.build()
-    model.compile(optimizer=recipe.optimizer, loss=recipe.loss, metrics=["accuracy"])
     epochs = args.epochs if args.epochs is not None else recipe.epochs
     batch_size = args.batch_size if args.batch_size is not None else recipe.batch_size
+    model.compile(optimizer=recipe.make_optimizer(epochs, len(x_train), batch_size), loss=recipe.loss,
+                  metrics=["accuracy"])
     print(f"recipe {recipe.name}: {recipe.description}")
     print(f"training on {len(x_train)} {recipe.dataset} images for {epochs} epoch(s), batch size {batch_size}")
     start = time.perf_counter()

@@ -111,7 +111,8 @@ def run_recipe(name: str, description: str, *, target: str, quick_sizes=(1000, 5
 
     model = recipe.build()
     loss, acc, seconds = train_and_evaluate(model, data, epochs=epochs, batch_size=args.batch_size,
-                                            optimizer=recipe.optimizer, loss=recipe.loss)
+                                            optimizer=recipe.make_optimizer(epochs, len(x_train), args.batch_size),
+                                            loss=recipe.loss)
     if after_evaluate is not None:
         after_evaluate(model, x_test, y_test)
     report(acc, seconds, loss=loss, accuracy_note=f"target for the full run: {target}")

@@ -3,7 +3,8 @@
     Conv2D(32, 3x3, relu, same) -> BatchNormalization -> MaxPooling2D(2)
     -> Conv2D(64, 3x3, relu, same) -> BatchNormalization -> MaxPooling2D(2) -> Dropout(0.25)
     -> Flatten -> Dense(128, relu) -> Dropout(0.4) -> Dense(10, softmax)
-    adam, sparse categorical cross-entropy, batch 64, 10 epochs; target: test accuracy >= 91%
+    adam with cosine decay, sparse categorical cross-entropy, batch 64, 10 epochs;
+    target: test accuracy >= 91%
 
 Fashion-MNIST has MNIST's format (28x28 grey images, 60,000 for training, 10,000 for
 testing, 10 classes) and is much harder: shirts, T-shirts and pullovers look alike.
@@ -15,6 +16,12 @@ and then rescales it with learned gamma and beta:
 
 keeping running averages of mean_B and var_B for inference. "same" padding pads the
 border with zeros so that a 3x3 convolution keeps the 28x28 size.
+
+The learning rate follows a half cosine from 1e-3 at the first step to 0 at the last,
+lr(t) = 1e-3 * (1 + cos(pi t / T)) / 2 over the T steps of the run: large steps early,
+and small ones at the end, so that the final weights are not left wherever the last
+noisy mini-batch steps put them. (With a constant 1e-3 the test accuracy after 10 epochs
+was 92.02% in one run and 90.63% in a second, whose training curves were alike.)
 
 The model is the recipe ``cnn-fashion`` in ``chainrule/recipes.py``
 (``chainrule train cnn-fashion``).

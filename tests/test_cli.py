@@ -34,7 +34,7 @@ def fake_data(monkeypatch):
     monkeypatch.setattr(recipes, "load_images", _fake_images)
 
 
-@pytest.mark.parametrize("recipe", ["mlp-mnist", "cnn-mnist"])
+@pytest.mark.parametrize("recipe", ["mlp-mnist", "cnn-mnist", "cnn-fashion"])
 def test_train_save_and_evaluate_round_trip(fake_data, tmp_path, capsys, recipe):
     path = tmp_path / "model.cr"
     assert cli.main(["train", recipe, "--epochs", "3", "--batch-size", "32", "--verbose", "0",
