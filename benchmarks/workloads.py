@@ -303,11 +303,75 @@ def engine_workload(torch, n_ops: int = 1000, size: int = 16, seed: int = 0) -> 
         notes=[f"per op: divide ms/step by {n_ops}"])
 
 
+# ----------------------------------------------------------------------------- one convolution
+#: (name, input H=W, in channels, filters): the two convolutions of the texts' CNN, 3x3, stride 1, valid.
+CONV_SHAPES = [("conv2d_1x32", 28, 1, 32), ("conv2d_32x64", 13, 32, 64)]
+
+
+def conv_workloads(torch, batch: int, seed: int = 0) -> list:
+    """conv2d + bias alone, forward and forward + backward (gradients of x, w and b), per shape.
+
+    chainrule: ``F.conv`` on NHWC with a Keras kernel (3, 3, C_in, C_out); PyTorch:
+    ``F.conv2d`` on NCHW. The backward is driven by ``sum(y * g)`` for a fixed cotangent g in
+    both, so each computes dL/dx, dL/dw and dL/db of one convolution layer.
+    """
+    cr = importlib.import_module("chainrule")
+    from chainrule import functional as F
+    import torch.nn.functional as tF
+
+    out = []
+    rng = np.random.default_rng(seed)
+    for name, hw, c_in, c_out in CONV_SHAPES:
+        x = rng.random((batch, hw, hw, c_in), dtype=np.float32)
+        w = (rng.standard_normal((3, 3, c_in, c_out)) * 0.1).astype(np.float32)
+        b = rng.standard_normal(c_out).astype(np.float32)
+        g = rng.standard_normal((batch, hw - 2, hw - 2, c_out)).astype(np.float32)
+        xc, wc, bc = (cr.tensor(a, requires_grad=True) for a in (x, w, b))
+        gc = cr.tensor(g)
+        xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).requires_grad_(True)
+        wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1))).requires_grad_(True)
+        bt = torch.from_numpy(b.copy()).requires_grad_(True)
+        gt = torch.from_numpy(np.ascontiguousarray(g.transpose(0, 3, 1, 2)))
+
+        def cr_fwd(xc=xc, wc=wc, bc=bc):
+            with cr.no_grad():
+                return F.conv(xc, wc, bc)
+
+        def cr_bwd(xc=xc, wc=wc, bc=bc, gc=gc):
+            return cr.grad((F.conv(xc, wc, bc) * gc).sum(), [xc, wc, bc])
+
+        def th_fwd(xt=xt, wt=wt, bt=bt):
+            with torch.no_grad():
+                return tF.conv2d(xt, wt, bt)
+
+        def th_bwd(xt=xt, wt=wt, bt=bt, gt=gt):
+            return torch.autograd.grad((tF.conv2d(xt, wt, bt) * gt).sum(), [xt, wt, bt])
+
+        # Same math, so the same numbers: a benchmark of a wrong computation is worthless.
+        np.testing.assert_allclose(cr_fwd().numpy(), th_fwd().numpy().transpose(0, 2, 3, 1), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(cr_bwd()[1].numpy(), th_bwd()[1].numpy().transpose(2, 3, 1, 0),
+                                   rtol=1e-3, atol=1e-2)
+        flops = conv_flops(batch, (hw - 2, hw - 2), 3, c_in, c_out)
+        desc = f"conv2d {hw}x{hw}x{c_in} -> {c_out} filters, 3x3, stride 1, valid, with bias; batch {batch}"
+        layout = ["chainrule NHWC and (3, 3, C_in, C_out) kernel, PyTorch NCHW and (C_out, C_in, 3, 3)"]
+        out.append(Workload(
+            name=name, kind="op", description=desc + ", forward only",
+            variants=[Variant("chainrule", "chainrule", cr_fwd), Variant("pytorch", "pytorch", th_fwd)],
+            rows=[Row("forward", "chainrule", "pytorch", None)], flops_per_step=flops, notes=layout))
+        out.append(Workload(
+            name=name, kind="op", description=desc + ", forward + gradients of x, w, b",
+            variants=[Variant("chainrule", "chainrule", cr_bwd), Variant("pytorch", "pytorch", th_bwd)],
+            rows=[Row("fwd+bwd", "chainrule", "pytorch", None)], flops_per_step=3 * flops, notes=layout))
+    return out
+
+
 def all_workloads(torch, batch: int, fit_batches: int, only=None):
     """Yield (name, builder) pairs; a builder returns a list of Workloads or raises Skip."""
     for spec in MODELS:
         if only and not any(o in spec.name for o in only):
             continue
         yield spec.name, (lambda spec=spec: model_workloads(spec, torch, batch, fit_batches))
+    if not only or any(o in "conv2d" for o in only):
+        yield "conv2d", (lambda: conv_workloads(torch, batch))
     if not only or any(o in "engine_overhead" for o in only):
         yield "engine_overhead", (lambda: [engine_workload(torch)])
