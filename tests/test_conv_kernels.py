@@ -9,6 +9,7 @@ import itertools
 import numpy as np
 import pytest
 
+from chainrule.ops import conv_geometry as cg
 from chainrule.ops import conv_kernels as ck
 from chainrule.ops import pool_kernels as pk
 from conv_cases import naive_conv_vjp
@@ -127,7 +128,7 @@ def test_conv_blocking_does_not_change_results(monkeypatch, chunk):
         gy = rng.standard_normal(ref[0].shape)
         ref += (ck.conv_input_grad(gy, w, x.shape, strides, "same", 1, groups),
                 ck.conv_weight_grad(x, gy, w.shape, strides, "same", 1, groups))
-        monkeypatch.setattr(ck, "CHUNK_BYTES", chunk)
+        monkeypatch.setattr(cg, "CHUNK_BYTES", chunk)
         got = (ck.conv_forward(x, w, strides, "same", 1, groups),
                ck.conv_input_grad(gy, w, x.shape, strides, "same", 1, groups),
                ck.conv_weight_grad(x, gy, w.shape, strides, "same", 1, groups))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .. import activations, initializers, regularizers
 from ..ops import conv as conv_ops
-from ..ops.conv_kernels import conv_output_size, conv_transpose_output_size, resolve_padding
+from ..ops.conv_geometry import conv_output_size, conv_transpose_output_size, resolve_padding
 from .base import Layer
 from .core import _as_float, ignored_constraint, positive_ints, serialize_or_keep
 

@@ -7,7 +7,7 @@ all spatial positions to one value per channel. No weights.
 from __future__ import annotations
 
 from ..ops import pool as pool_ops
-from ..ops.conv_kernels import conv_output_size, resolve_padding
+from ..ops.conv_geometry import conv_output_size, resolve_padding
 from .base import Layer
 from .core import positive_ints
 

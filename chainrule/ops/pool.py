@@ -12,7 +12,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import _state
 from ..autograd.tensor import Tensor, ensure_tensor
 from ..backend import xp
-from .conv_kernels import _from_channels_last, _ntuple, _to_channels_last, resolve_padding
+from .conv_geometry import _from_channels_last, _ntuple, _to_channels_last, resolve_padding
 from .pool_kernels import (_PoolGeometry, avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward,
                            max_pool_values)
 from .reduction import max as _max

@@ -24,7 +24,7 @@ import itertools
 import math
 
 from ..backend import floatx_dtype, xp
-from .conv_kernels import (_check_array, _from_channels_last, _ntuple, _shape_to_channels_last,
+from .conv_geometry import (_check_array, _from_channels_last, _ntuple, _shape_to_channels_last,
                            _to_channels_last, conv_output_size, resolve_padding)
 
 

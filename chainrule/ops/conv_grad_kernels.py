@@ -1,0 +1,199 @@
+"""Array kernels for the gradients of an N-dimensional convolution: input and weight.
+
+Plain functions on ndarrays (no autograd); the conv ``Function``s wrap them. Layouts and
+notation as in ``conv_kernels``::
+
+    dL/dw[k, c, g*Og+m] = sum_{n, o} x_p[n, o*s + k*d, g*Cg+c] * gy[n, o, g*Og+m]
+    dL/dx_p[n, i, g*Cg+c] = sum_{(o, k): o*s + k*d = i} sum_m gy[n, o, g*Og+m] * w[k, c, g*Og+m]
+
+and ``dL/dx`` is ``dL/dx_p`` with the padding cropped off: the input gradient is the
+transposed convolution of ``gy`` with ``w``. Both walk the output in the row blocks of
+``_Geometry.blocks``: the weight gradient accumulates ``col^T @ gy`` block by block; the
+input gradient runs a GEMM ``gy @ w^T`` per block, then "col2im" as ``prod(kernel)``
+vectorised adds (no ``np.add.at``), made contiguous for stride 1 (``_input_grad_flat``).
+"""
+from __future__ import annotations
+
+import math
+
+from ..backend import xp
+from .conv_geometry import (
+    _check_array, _check_gy, _compute_dtype, _dense_geometry, _dense_groups, _depthwise_blocks,
+    _from_channels_last, _Geometry, _shape_to_channels_last, _to_channels_last,
+)
+
+def conv_input_grad(gy, w, x_shape, strides=1, padding="valid", dilation=1, groups=1,
+                    data_format="channels_last"):
+    """Gradient of ``conv_forward`` with respect to x: the transposed convolution of gy with w.
+
+    ``dL/dx_p[n, i, g*Cg+c] = sum_{(o, k): o*s + k*d = i} sum_m gy[n, o, g*Og+m] * w[k, c, g*Og+m]``,
+    cropped to ``x_shape``; input positions that no window reaches (when
+    ``(in + lo + hi - dilated kernel) % stride != 0``) get 0.
+    Per row block: a GEMM ``dcol = gy @ w^T`` (``(rows, Og) x (Og, prod(kernel)*Cg)`` per group),
+    then ``prod(kernel)`` vectorised adds of ``dcol`` into the padded gradient.
+    Largest temporary: the padded gradient, plus a buffer of about ``CHUNK_BYTES``.
+    """
+    _check_array(gy, "conv_input_grad", "gy"), _check_array(w, "conv_input_grad", "w")
+    gy = _to_channels_last(gy, data_format, "conv_input_grad")
+    x_shape = _shape_to_channels_last(x_shape, data_format)
+    geo = _Geometry("conv_input_grad", x_shape, w.shape, strides, padding, dilation, groups)
+    _check_gy("conv_input_grad", gy, geo, w.shape)
+    dtype = _compute_dtype(gy, w)
+    gy = xp.ascontiguousarray(gy, dtype=dtype)
+    if _dense_groups(geo):
+        geo, w = _dense_geometry("conv_input_grad", geo, dtype, w)
+    if geo.depthwise:
+        gx = _depthwise_input_grad(gy, w, geo, dtype)
+    elif geo.strides == (1,) * geo.nd and geo.cg >= _MIN_CHANNELS_FLAT:
+        gx = geo.crop(_input_grad_flat(gy, w, geo, dtype))
+    else:
+        gx = _input_grad_col2im(gy, w, geo, dtype)
+    return _from_channels_last(gx, data_format)
+
+
+#: Below this many input channels per group, col2im beats the flat stride-1 input gradient.
+_MIN_CHANNELS_FLAT = 4
+
+
+def _input_grad_col2im(gy, w, geo, dtype):
+    """Any strides: ``dcol = gy @ w^T`` per block, then one strided add per kernel offset."""
+    wg_t = geo.weight_by_group(w, dtype).transpose(0, 2, 1)          # (G, Og, K*Cg)
+    gx_g = xp.zeros((geo.groups, geo.n) + geo.padded_spatial + (geo.cg,), dtype=dtype)
+    win = geo.windows(gx_g)
+    lead = (slice(None),) * (2 + geo.nd)
+    buf = None
+    for nsl, osl in geo.blocks(geo.col_row_bytes(dtype)):
+        view = win[:, nsl, osl]
+        if buf is None or buf.size < view.size:
+            buf = xp.empty(view.size, dtype=dtype)
+        dcol = buf[:view.size].reshape(geo.groups, -1, geo.ksize * geo.cg)
+        xp.matmul(geo.rows_by_group(gy, nsl, osl), wg_t, out=dcol)
+        dcol = dcol.reshape(view.shape)
+        for k in geo.kernel_offsets:
+            # For a fixed kernel offset the target positions are distinct, so a plain += is exact.
+            view[lead + k] += dcol[lead + k]
+    return geo.ungroup(gx_g)
+
+
+def _input_grad_flat(gy, w, geo, dtype):
+    """Stride 1: the col2im adds become contiguous.
+
+    Lay gy out "extended": in every spatial dim but the first, as wide as the padded input
+    (zeros beyond the output), so that the output row of flat index j and kernel offset k
+    land on padded-input flat index ``j + off_k`` with ``off_k = sum_i k_i*d_i*pitch_i``.
+    Then ``D_k = gy_ext @ w_k^T`` is added to one contiguous range per sample, for each k.
+    Costs ``prod(padded[1:]) / prod(out[1:])`` more GEMM rows; saves the strided adds.
+    """
+    nd, groups, og, cg, c_in, ksize = geo.nd, geo.groups, geo.og, geo.cg, geo.c_in, geo.ksize
+    padded, out = geo.padded_spatial, geo.out_spatial
+    pitch = [math.prod(padded[i + 1:]) for i in range(nd)]
+    row_extent = sum((o - 1) * p for o, p in zip(out[1:], pitch[1:])) + 1
+    offsets = [sum(k * d * p for k, d, p in zip(ks, geo.dilation, pitch)) for ks in geo.kernel_offsets]
+    w_t = xp.asarray(w, dtype=dtype).reshape(ksize, cg, groups, og).transpose(0, 2, 3, 1)   # (K, G, Og, Cg)
+    gx_p = xp.zeros((geo.n, math.prod(padded), c_in), dtype=dtype)
+    inner = (slice(None), slice(None)) + tuple(slice(0, o) for o in out[1:])
+    ext = dbuf = None
+    for nsl, osl in geo.blocks(geo.col_row_bytes(dtype)):
+        r0, r1, _ = osl.indices(out[0])
+        gyb = gy[nsl, r0:r1]
+        nb = gyb.shape[0]
+        ext_shape = (nb, r1 - r0) + padded[1:] + (groups, og)
+        rows = nb * (r1 - r0) * pitch[0]
+        if ext is None or ext.shape != ext_shape:
+            ext = xp.zeros(ext_shape, dtype=dtype)       # the zeros beyond out[1:] are never overwritten
+            dbuf = xp.empty((ksize, rows, groups, cg), dtype=dtype)
+        ext[inner] = gyb.reshape(gyb.shape[:-1] + (groups, og))
+        xp.matmul(ext.reshape(1, rows, groups, og).transpose(0, 2, 1, 3), w_t, out=dbuf.transpose(0, 2, 1, 3))
+        d = dbuf.reshape(ksize, nb, -1, c_in)
+        base, extent = r0 * pitch[0], (r1 - r0 - 1) * pitch[0] + row_extent
+        for k, off in enumerate(offsets):
+            target = gx_p[nsl, base + off: base + off + extent]
+            xp.add(target, d[k, :, :extent], out=target)
+    return gx_p.reshape((geo.n,) + padded + (c_in,))
+
+
+def conv_weight_grad(x, gy, w_shape, strides=1, padding="valid", dilation=1, groups=1,
+                     data_format="channels_last"):
+    """Gradient of ``conv_forward`` with respect to w.
+
+    ``dL/dw[k, c, g*Og+m] = sum_{n, o} x_p[n, o*s + k*d, g*Cg+c] * gy[n, o, g*Og+m]``
+    computed per row block as ``col^T @ gy`` (``(prod(kernel)*Cg, rows) x (rows, Og)`` per group),
+    summed over blocks. Returns ``w_shape`` = ``(*kernel, C_in // groups, C_out)``.
+    Largest temporary: the padded input, plus an im2col buffer of about ``CHUNK_BYTES``.
+    """
+    _check_array(x, "conv_weight_grad", "x"), _check_array(gy, "conv_weight_grad", "gy")
+    x = _to_channels_last(x, data_format, "conv_weight_grad")
+    gy = _to_channels_last(gy, data_format, "conv_weight_grad")
+    w_shape = tuple(int(v) for v in w_shape)
+    geo = _Geometry("conv_weight_grad", x.shape, w_shape, strides, padding, dilation, groups)
+    _check_gy("conv_weight_grad", gy, geo, w_shape)
+    dtype = _compute_dtype(x, gy)
+    gy = xp.ascontiguousarray(gy, dtype=dtype)
+    if geo.depthwise:
+        return _depthwise_weight_grad(x, gy, geo, dtype)
+    if _dense_groups(geo):
+        dense, _ = _dense_geometry("conv_weight_grad", geo, dtype)
+        gw = _weight_grad_gemm(x, gy, dense, dtype)
+        return xp.concatenate([gw[..., g * geo.cg:(g + 1) * geo.cg, g * geo.og:(g + 1) * geo.og]
+                               for g in range(geo.groups)], axis=-1)
+    return _weight_grad_gemm(x, gy, geo, dtype)
+
+
+def _weight_grad_gemm(x, gy, geo, dtype):
+    win = geo.windows(geo.pad_grouped(x, dtype))
+    gw = xp.zeros((geo.groups, geo.ksize * geo.cg, geo.og), dtype=dtype)
+    part = xp.empty_like(gw)
+    buf = None
+    for nsl, osl in geo.blocks(geo.col_row_bytes(dtype)):
+        view = win[:, nsl, osl]
+        if buf is None or buf.size < view.size:
+            buf = xp.empty(view.size, dtype=dtype)
+        col = buf[:view.size].reshape(view.shape)
+        xp.copyto(col, view)
+        col = col.reshape(geo.groups, -1, geo.ksize * geo.cg)
+        xp.matmul(col.transpose(0, 2, 1), geo.rows_by_group(gy, nsl, osl), out=part)
+        gw += part
+    return xp.ascontiguousarray(gw.transpose(1, 0, 2)).reshape(geo.kernel + (geo.cg, geo.c_out))
+
+
+
+# ----------------------------------------------------------------------------- depthwise
+
+def _depthwise_input_grad(gy, w, geo, dtype):
+    """``dL/dx_p[n, o*s + k*d, c] += sum_m gy[n, o, c*M + m] * w[k, 0, c*M + m]`` for each k."""
+    mult = geo.og
+    wk = xp.asarray(w, dtype=dtype).reshape(geo.ksize, geo.c_in, mult)
+    gy = gy.reshape(geo.y_shape[:-1] + (geo.c_in, mult))
+    gx_p = xp.zeros((geo.n,) + geo.padded_spatial + (geo.c_in,), dtype=dtype)
+    win = geo.windows(gx_p)
+    tmp = None
+    for nsl, osl in _depthwise_blocks(geo, dtype):
+        gyb = gy[nsl, osl]
+        for i, k in enumerate(geo.kernel_offsets):
+            target = win[(nsl, osl) + (slice(None),) * (geo.nd - 1) + k]
+            if mult == 1:
+                if tmp is None or tmp.shape != target.shape:
+                    tmp = xp.empty(target.shape, dtype=dtype)
+                xp.multiply(gyb[..., 0], wk[i, :, 0], out=tmp)
+                target += tmp
+            else:
+                target += xp.einsum("...cm,cm->...c", gyb, wk[i])
+    return geo.crop(gx_p)
+
+
+def _depthwise_weight_grad(x, gy, geo, dtype):
+    """``dL/dw[k, 0, c*M + m] = sum_{n, o} x_p[n, o*s + k*d, c] * gy[n, o, c*M + m]``, one einsum
+    over the window view per block of rows."""
+    mult = geo.og
+    win = geo.windows(geo.pad(x, dtype))
+    rows, ks = "abcdefgh"[:geo.nd + 1], "ijklmnop"[:geo.nd]
+    if mult == 1:
+        spec = f"{rows}{ks}y,{rows}y->{ks}y"
+    else:
+        spec, gy = f"{rows}{ks}y,{rows}yz->{ks}yz", gy.reshape(geo.y_shape[:-1] + (geo.c_in, mult))
+    gw = xp.zeros(geo.kernel + (1, geo.c_out), dtype=dtype)
+    flat = gw.reshape(geo.kernel + (geo.c_in,) if mult == 1 else geo.kernel + (geo.c_in, mult))
+    for nsl, osl in _depthwise_blocks(geo, dtype):
+        flat += xp.einsum(spec, win[nsl, osl], gy[nsl, osl])
+    return gw
+
