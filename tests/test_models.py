@@ -383,9 +383,9 @@ def test_sequential_add_pop_and_layers():
 
 def test_input_shape_on_the_first_layer_and_lazy_building():
     a = cr.Sequential([layers.Dense(7, input_shape=(3,)), layers.Dense(2)])
-    assert a.count_params() == 0 or a.built is False
+    assert a.built and a.count_params() == 44  # built at construction, as Keras
     lines = []
-    a.summary(print_fn=lines.append)  # summary builds a model whose input shape is known
+    a.summary(print_fn=lines.append)
     assert "Total params: 44" in lines
     lazy = cr.Sequential([layers.Dense(7), layers.Dense(2)])
     assert lazy.weights == []
@@ -450,6 +450,94 @@ def test_dropout_is_active_only_in_training():
     np.testing.assert_array_equal(model.predict(x), x)
     np.testing.assert_array_equal(model(x).data, x)
     assert (model(x, training=True).data == 0).any()
+
+
+# ------------------------------------------------------------------------------------------ training mode
+class NormDropModel(cr.Model):
+    """Calls its BatchNormalization, Dropout and a nested Sequential without passing ``training``."""
+
+    def __init__(self):
+        super().__init__()
+        self.d = layers.Dense(6)
+        self.bn = layers.BatchNormalization()
+        self.do = layers.Dropout(0.5)
+        self.block = cr.Sequential([layers.BatchNormalization(), layers.Dropout(0.5)])
+        self.out = layers.Dense(1)
+
+    def call(self, x, training=False):
+        return self.out(self.block(self.do(self.bn(self.d(x)))))
+
+
+def test_sub_layers_inherit_training_from_fit_in_a_subclassed_model():
+    cr.manual_seed(0)
+    x = np.random.default_rng(0).normal(3.0, 1.0, size=(64, 4)).astype(np.float32)
+    y = np.ones((64, 1), np.float32)
+    model = NormDropModel()
+    model.compile(optimizer=cr.optimizers.SGD(0.01), loss="mse")
+    model(x[:2])  # build; outside any call, no training given: inference
+    inner_bn = model.block.layers[0]
+    assert not model.bn.moving_mean.data.any() and not inner_bn.moving_mean.data.any()
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0, shuffle=False)
+    assert np.abs(model.bn.moving_mean.data).max() > 1e-3  # BN ran in training mode
+    assert np.abs(inner_bn.moving_mean.data).max() > 1e-4  # also through the nested Sequential
+    stats = [w.data.copy() for w in model.non_trainable_weights]
+    p1, p2 = model.predict(x), model.predict(x)
+    np.testing.assert_array_equal(p1, p2)  # predict: no dropout
+    loss = model.evaluate(x, y, verbose=0)
+    np.testing.assert_allclose(loss, np.mean((p1 - y) ** 2), rtol=1e-5)  # evaluate: inference too
+    np.testing.assert_array_equal(model(x).data, p1)  # a plain call: inference
+    for before, w in zip(stats, model.non_trainable_weights):
+        np.testing.assert_array_equal(before, w.data)  # none of them updated the moving statistics
+    # An explicit training= wins over the inherited mode, and is what sub-layers inherit.
+    np.testing.assert_array_equal(model(x, training=False).data, p1)
+    assert not np.array_equal(model(x, training=True).data, p1)
+    assert not np.array_equal(model.bn.moving_mean.data, stats[0])
+
+
+def test_the_call_context_is_restored_after_an_error():
+    from chainrule.layers.base import _call_context
+
+    class Boom(layers.Layer):
+        def call(self, inputs, training=False):
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        Boom()(np.zeros((1, 2), np.float32), training=True)
+    assert _call_context.training is None
+    drop = layers.Dropout(0.5)
+    np.testing.assert_array_equal(drop(np.ones((4, 8), np.float32)).data, 1.0)
+
+
+# ------------------------------------------------------------------------------------------ building
+def test_sequential_with_a_declared_input_is_built_at_construction():
+    for model in (cr.Sequential([layers.Input((5,)), layers.Dense(3), layers.BatchNormalization()]),
+                  cr.Sequential([layers.Dense(3, input_shape=(5,)), layers.BatchNormalization()])):
+        assert model.built
+        assert [tuple(w.shape) for w in model.weights] == [(5, 3), (3,), (3,), (3,), (3,), (3,)]
+        assert model.count_params() == 5 * 3 + 3 + 4 * 3
+        model.set_weights([np.ones((5, 3)), np.zeros(3), np.ones(3), np.zeros(3), np.zeros(3), np.ones(3)])
+        assert model.output_shape == (None, 3)
+        out = model.predict(np.ones((2, 5), np.float32))
+        np.testing.assert_allclose(out, 5.0 / np.sqrt(1 + 1e-3), rtol=1e-6)
+        with pytest.raises(ValueError, match=r"\(None, 5\).*\(2, 4\)"):
+            model.predict(np.ones((2, 4), np.float32))
+    added = cr.Sequential([layers.Input((4,))])
+    added.add(layers.Dense(2))
+    assert added.count_params() == 10
+    with pytest.raises(ValueError, match="reshape"):  # a wrong model fails when it is put together
+        added.add(layers.Reshape((3,)))
+    assert len(added.layers) == 1 and added.built
+
+
+def test_summary_of_a_fully_convolutional_model_keeps_unknown_sizes():
+    model = cr.Sequential([layers.Input((None, None, 4)), layers.Conv2D(3, 3), layers.GlobalAveragePooling2D(),
+                           layers.Dense(2)])
+    lines = []
+    model.summary(print_fn=lines.append)  # no dry run on a made-up 1x1 image
+    conv_row = next(line for line in lines if "(Conv2D)" in line)
+    assert conv_row.split()[-1] == "111"
+    assert "(None, 1" not in conv_row and ("(None, None, None, 3)" in conv_row or "?" in conv_row)
+    assert model.predict(np.zeros((2, 9, 9, 4), np.float32)).shape == (2, 2)
 
 
 # ------------------------------------------------------------------------------------------ bad input

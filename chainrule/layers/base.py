@@ -11,9 +11,17 @@ Regularization: a weight made with ``add_weight(..., regularizer=r)`` adds
 ``r(weight)`` to ``layer.losses``; an ``activity_regularizer`` adds
 ``r(output)`` of the latest call. The training loop adds ``sum(model.losses)``
 to the loss it differentiates.
+
+Training mode: ``layer(x, training=None)`` (the default) inherits the mode of the
+call it runs inside, as Keras's call context does: ``fit`` calls the model with
+``training=True``, so every sub-layer the model's ``call`` reaches (passing
+``training`` or not, through nested Sequentials too) runs in training mode. A
+call outside any other call, with no ``training`` given, runs in inference mode.
+An explicit ``training=`` wins, and is what the layer's sub-layers inherit.
 """
 from __future__ import annotations
 
+import threading
 
 import numpy as np
 
@@ -29,6 +37,29 @@ def unique_name(base: str) -> str:
     n = _name_counts.get(base, 0)
     _name_counts[base] = n + 1
     return base if n == 0 else f"{base}_{n}"
+
+
+class _CallContext(threading.local):
+    """The ``training`` value of the layer call in progress (None: no call in progress)."""
+
+    training = None
+
+
+_call_context = _CallContext()
+
+
+def serialize_or_keep(obj, module):
+    """``module.serialize(obj)``, or ``obj`` itself when it is a custom callable that has no name there.
+
+    ``model.save`` writes a kept callable by its name (a function) or as ``{"class_name", "config"}``
+    (an object with ``get_config``); ``load_model(..., custom_objects=...)`` finds it again.
+    """
+    if obj is None:
+        return None
+    try:
+        return module.serialize(obj)
+    except ValueError:
+        return obj
 
 
 def to_tensor(x) -> Tensor:
@@ -191,7 +222,7 @@ class Layer:
         from ..autograd.grad_mode import no_grad
 
         with no_grad():
-            y = self(x)
+            y = self(x, training=False)
         return (input_shape[0],) + tuple(y.shape[1:])
 
     def _maybe_build(self, x: Tensor):
@@ -207,7 +238,7 @@ class Layer:
         self.build(shape)
         self.built = True
 
-    def __call__(self, inputs, training: bool = False, **kwargs):
+    def __call__(self, inputs, training=None, **kwargs):
         if isinstance(inputs, (list, tuple)):
             inputs = type(inputs)(to_tensor(i) for i in inputs)
             first = inputs[0]
@@ -217,7 +248,18 @@ class Layer:
         if not self.built:
             self._maybe_build(first)
         self.input_shape_seen = tuple(first.shape)
-        out = self.call(inputs, training=training, **kwargs)
+        context = _call_context
+        outer = context.training
+        if training is None:  # inherit the enclosing call's mode; outermost: inference
+            training = False if outer is None else outer
+        if training is outer:
+            out = self.call(inputs, training=training, **kwargs)
+        else:
+            context.training = training
+            try:
+                out = self.call(inputs, training=training, **kwargs)
+            finally:
+                context.training = outer
         if self.activity_regularizer is not None:
             self._activity_losses = [self.activity_regularizer(out)]
         o = out[0] if isinstance(out, (list, tuple)) else out

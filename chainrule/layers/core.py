@@ -8,7 +8,7 @@ from .. import backend
 from ..autograd.tensor import Tensor
 from ..ops import nn
 from ..ops.shape import cast, reshape, transpose
-from .base import Layer
+from .base import Layer, serialize_or_keep
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -16,16 +16,6 @@ def _activations():
     from .. import activations
 
     return activations
-
-
-def serialize_or_keep(obj, module):
-    """``module.serialize(obj)``, or ``obj`` itself when it is a custom callable that has no name there."""
-    if obj is None:
-        return None
-    try:
-        return module.serialize(obj)
-    except ValueError:
-        return obj
 
 
 def ignored_constraint(layer: str, name: str, value) -> None:

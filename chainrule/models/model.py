@@ -14,7 +14,10 @@
     model.fit(x, y, epochs=5)
 
 Layers assigned as attributes are tracked (their weights are the model's, in the
-order assigned) and are built at the first call. ``compile`` picks the optimizer,
+order assigned) and are built at the first call. A sub-layer called without
+``training`` inherits the model's mode (``fit`` runs the model with
+``training=True``; ``evaluate``/``predict`` with ``training=False``), as in Keras,
+so ``self.dropout(self.bn(x))`` trains its BatchNormalization and Dropout. ``compile`` picks the optimizer,
 loss and metrics; ``fit``/``evaluate``/``predict`` run the loops in ``training``;
 ``save``/``load_weights`` use ``saving``.
 
@@ -64,7 +67,7 @@ class Model(Layer):
             f"{type(self).__name__}.call is not implemented: a subclassed Model defines "
             "call(self, x, training=False)")
 
-    def __call__(self, inputs, training: bool = False, **kwargs):
+    def __call__(self, inputs, training=None, **kwargs):
         record = self.__dict__.get("_build_input", 0) is None
         signature = _signature(inputs) if record else None
         out = super().__call__(inputs, training=training, **kwargs)

@@ -15,12 +15,16 @@
 The counts are Keras's: a Dense layer has ``in * units + units`` parameters, a
 BatchNormalization ``4 * channels`` of which ``2 * channels`` (the moving mean and
 variance) are non-trainable. A Sequential model whose input shape is known is
-built first; layers that were never called show ``?`` and ``0 (unbuilt)``.
+built first and shows the shapes inferred from it, None where a size is not
+fixed (``(None, None, None, 32)`` after ``Input((None, None, 3))``), as Keras;
+layers that were never called show ``?`` and ``0 (unbuilt)``.
 """
 from __future__ import annotations
 
 
-def _shape_text(layer) -> str:
+def _shape_text(layer, static=None) -> str:
+    if static is not None:
+        return str(tuple(static))
     seen = getattr(layer, "output_shape_seen", None)
     if seen is None:
         return "?"
@@ -34,9 +38,11 @@ def _param_text(layer) -> str:
 
 
 def _rows(model, expand_nested: bool, show_trainable: bool, depth: int = 0):
-    for layer in model._layers:
+    shapes = getattr(model, "_shapes", None)  # a Sequential's inferred output shapes
+    for i, layer in enumerate(model._layers):
         name = ("  " * depth) + f"{layer.name} ({type(layer).__name__})"
-        row = [name, _shape_text(layer), _param_text(layer)]
+        static = shapes[i] if shapes is not None and i < len(shapes) else None
+        row = [name, _shape_text(layer, static), _param_text(layer)]
         if show_trainable:
             row.append("Y" if layer.trainable else "N")
         yield row
