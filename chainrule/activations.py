@@ -7,6 +7,7 @@ and ``ops.elementwise``.
 """
 from __future__ import annotations
 
+from . import custom_objects as _custom
 from .autograd.tensor import Tensor
 from .ops import activation as _act
 from .ops import elementwise as _ew
@@ -78,15 +79,21 @@ def known_names() -> list:
 
 
 def get(identifier):
-    """A callable activation from a name ('relu', 'softmax', ..., 'linear'), None (linear) or a callable."""
+    """A callable activation from a name ('relu', 'softmax', ..., 'linear'), None (linear) or a callable.
+
+    A name that is not built in is looked up among the custom objects (``custom_object_scope``).
+    """
     if identifier is None:
         return linear
     if isinstance(identifier, str):
         fn = _ACTIVATIONS.get(identifier) or _ACTIVATIONS.get(identifier.lower())
         if fn is None:
-            raise ValueError(
-                f"activations.get: unknown activation {identifier!r}; known: {', '.join(known_names())}"
-            )
+            fn = _custom.lookup(identifier)
+            if fn is None or not callable(fn):
+                raise ValueError(
+                    f"activations.get: unknown activation {identifier!r}; known: {', '.join(known_names())}"
+                    + _custom.hint(identifier)
+                )
         return fn
     if isinstance(identifier, dict):
         return deserialize(identifier)
@@ -121,8 +128,9 @@ def deserialize(config, custom_objects=None):
         config = config.get("config", config.get("class_name"))
         if isinstance(config, dict):
             config = config.get("name")
-    if custom_objects and config in custom_objects:
-        return custom_objects[config]
+    found = _custom.lookup(config, custom_objects)
+    if found is not None and config not in _ACTIVATIONS:
+        return found
     return get(config)
 
 

@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from . import backend
+from . import custom_objects as _custom
 from .naming import snake_case
 
 
@@ -244,7 +245,11 @@ def get(identifier):
     if isinstance(identifier, str):
         key = identifier.lower()
         if key not in _BY_NAME:
-            raise ValueError(f"initializers.get: unknown initializer {identifier!r}; known: {', '.join(sorted(_BY_NAME))}")
+            found = _custom.lookup(identifier)
+            if found is not None:
+                return found() if isinstance(found, type) else found
+            raise ValueError(f"initializers.get: unknown initializer {identifier!r}; known: {', '.join(sorted(_BY_NAME))}"
+                             + _custom.hint(identifier))
         return _BY_NAME[key]()
     if isinstance(identifier, dict):
         return deserialize(identifier)
@@ -263,7 +268,11 @@ def deserialize(config: dict):
     name = config.get("class_name", "")
     key = name.lower() if name.lower() in _BY_NAME else snake_case(name)
     if key not in _BY_NAME:
-        raise ValueError(f"initializers.deserialize: unknown initializer {name!r}")
+        found = _custom.lookup(name)
+        if isinstance(found, type):
+            cfg = dict(config.get("config") or {})
+            return found.from_config(cfg) if hasattr(found, "from_config") else found(**cfg)
+        raise ValueError(f"initializers.deserialize: unknown initializer {name!r}" + _custom.hint(name))
     return _BY_NAME[key].from_config(config.get("config", {}))
 
 

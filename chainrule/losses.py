@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 
+from . import custom_objects as _custom
 from .autograd.tensor import Tensor
 from .backend import xp
 from .naming import snake_case
@@ -266,7 +267,11 @@ def get(identifier):
     if isinstance(identifier, str):
         cls = _NAMES.get(identifier)
         if cls is None:
-            raise ValueError(f"losses.get: unknown loss {identifier!r}; known: {', '.join(known_names())}")
+            found = _custom.lookup(identifier)
+            if found is not None and not isinstance(found, str):
+                return get(found)
+            raise ValueError(f"losses.get: unknown loss {identifier!r}; known: {', '.join(known_names())}"
+                             + _custom.hint(identifier))
         return cls()
     if isinstance(identifier, dict):
         return deserialize(identifier)
@@ -295,7 +300,7 @@ def deserialize(config, custom_objects: dict | None = None):
         raise ValueError(f"losses.deserialize: expected a dict with 'class_name' and 'config', got {config!r}")
     name, cfg = config["class_name"], dict(config.get("config") or {})
     cls = custom_objects.get(name) or _CLASSES.get(name) or (LossFunctionWrapper if name == "LossFunctionWrapper"
-                                                            else None)
+                                                            else _custom.lookup(name))
     if cls is None:
         raise ValueError(
             f"losses.deserialize: unknown loss class {name!r}; known: {', '.join(sorted(_CLASSES))} "
@@ -304,7 +309,7 @@ def deserialize(config, custom_objects: dict | None = None):
     if cls is LossFunctionWrapper:
         fn = cfg.get("fn")
         if isinstance(fn, str):
-            fn = custom_objects.get(fn) or _FUNCTIONS.get(fn)
+            fn = custom_objects.get(fn) or _FUNCTIONS.get(fn) or _custom.lookup(fn)
         if fn is None:
             raise ValueError(
                 f"losses.deserialize: unknown loss function {cfg.get('fn')!r}; pass custom_objects={{name: fn}}"

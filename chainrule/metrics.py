@@ -16,6 +16,7 @@ import inspect
 
 import numpy as np
 
+from . import custom_objects as _custom
 from .autograd.grad_mode import no_grad
 from .autograd.tensor import Tensor
 from .naming import snake_case
@@ -472,7 +473,11 @@ def get(identifier, loss=None, output_shape=None, y_true_shape=None) -> Metric:
             return _accuracy_for(loss, output_shape, y_true_shape)(name=identifier)
         cls = _NAMES.get(identifier)
         if cls is None:
-            raise ValueError(f"metrics.get: unknown metric {identifier!r}; known: {', '.join(known_names())}")
+            found = _custom.lookup(identifier)
+            if found is not None and not isinstance(found, str):
+                return get(found, loss=loss, output_shape=output_shape, y_true_shape=y_true_shape)
+            raise ValueError(f"metrics.get: unknown metric {identifier!r}; known: {', '.join(known_names())}"
+                             + _custom.hint(identifier))
         metric = cls()
         metric.name = identifier
         return metric
@@ -499,7 +504,7 @@ def deserialize(config, custom_objects: dict | None = None) -> Metric:
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"metrics.deserialize: expected a dict with 'class_name' and 'config', got {config!r}")
     name = config["class_name"]
-    cls = custom_objects.get(name) or _CLASSES.get(name)
+    cls = custom_objects.get(name) or _CLASSES.get(name) or _custom.lookup(name)
     if cls is None:
         raise ValueError(f"metrics.deserialize: unknown metric class {name!r}; known: {', '.join(sorted(_CLASSES))}")
     return cls.from_config(dict(config.get("config") or {}))

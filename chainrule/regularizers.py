@@ -10,6 +10,8 @@ activations). Keras's convention: no factor 1/2 in L2.
 """
 from __future__ import annotations
 
+from . import custom_objects as _custom
+
 
 class Regularizer:
     def __call__(self, x):
@@ -86,7 +88,11 @@ def get(identifier):
     if isinstance(identifier, str):
         key = identifier.lower()
         if key not in _BY_NAME:
-            raise ValueError(f"regularizers.get: unknown regularizer {identifier!r}; known: l1, l2, l1_l2")
+            found = _custom.lookup(identifier)
+            if found is not None:
+                return found() if isinstance(found, type) else found
+            raise ValueError(f"regularizers.get: unknown regularizer {identifier!r}; known: l1, l2, l1_l2"
+                             + _custom.hint(identifier))
         return _BY_NAME[key]()
     if isinstance(identifier, dict):
         return deserialize(identifier)
@@ -101,8 +107,13 @@ def serialize(reg):
     raise ValueError(f"regularizers.serialize: cannot serialize {reg!r} (a custom callable)")
 
 
-def deserialize(config):
-    name = config.get("class_name", "").lower()
+def deserialize(config, custom_objects=None):
+    class_name = config.get("class_name", "")
+    name = str(class_name).lower()
     if name not in _BY_NAME:
-        raise ValueError(f"regularizers.deserialize: unknown regularizer {config.get('class_name')!r}")
+        found = _custom.lookup(class_name, custom_objects)
+        if isinstance(found, type):
+            cfg = dict(config.get("config") or {})
+            return found.from_config(cfg) if hasattr(found, "from_config") else found(**cfg)
+        raise ValueError(f"regularizers.deserialize: unknown regularizer {class_name!r}" + _custom.hint(class_name))
     return _BY_NAME[name].from_config(config.get("config", {}))

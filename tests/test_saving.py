@@ -203,6 +203,104 @@ def test_load_weights_shape_mismatch_names_the_weight(tmp_path):
         fewer.load_weights(tmp_path / "w.cr")
 
 
+# ------------------------------------------------------------------------------------------ custom objects
+def doubled(x):
+    return x * 2.0
+
+
+def halves(shape, dtype=None):
+    return np.full(shape, 0.5, dtype=dtype)
+
+
+def small_weights(w):
+    return (w * w).sum() * 0.1
+
+
+class ScaledL1(cr.regularizers.Regularizer):
+    def __init__(self, k=0.2):
+        self.k = k
+
+    def __call__(self, x):
+        return x.abs().sum() * self.k
+
+    def get_config(self):
+        return {"k": self.k}
+
+
+def squared(y_true, y_pred):
+    return ((y_pred - y_true) ** 2).mean(axis=-1)
+
+
+def off_by(y_true, y_pred):
+    return (y_pred - y_true).abs().mean(axis=-1)
+
+
+class Scale(layers.Layer):
+    def __init__(self, factor=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, inputs, training=False):
+        return inputs * self.factor
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+CUSTOM = {"doubled": doubled, "halves": halves, "small_weights": small_weights, "ScaledL1": ScaledL1,
+          "squared": squared, "off_by": off_by}
+
+
+def test_custom_objects_reach_activations_initializers_regularizers_losses_and_metrics(tmp_path):
+    model = cr.Sequential([
+        layers.Input((3,)),
+        layers.Dense(2, activation=doubled, kernel_initializer=halves, kernel_regularizer=small_weights,
+                     activity_regularizer=ScaledL1(0.3)),
+        layers.Dense(1, activity_regularizer=small_weights),
+    ])
+    model.compile(optimizer="sgd", loss=squared, metrics=[off_by])
+    path = tmp_path / "m.cr"
+    model.save(path)
+    with pytest.raises(ValueError, match="custom_objects"):
+        cr.models.load_model(path)
+    again = cr.models.load_model(path, custom_objects=CUSTOM)
+    first, second = again.layers
+    assert first.activation is doubled and first.kernel_initializer is halves
+    assert first.kernel_regularizer is small_weights and second.activity_regularizer is small_weights
+    assert isinstance(first.activity_regularizer, ScaledL1) and first.activity_regularizer.k == 0.3
+    assert again.compiled_loss.fn is squared and again.metrics_names == ["loss", "off_by"]
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))
+    # The same names through a scope (Keras's custom_object_scope), and a custom layer class.
+    with cr.models.custom_object_scope({"doubled": doubled}):
+        clone = layers.Dense.from_config(first.get_config() | {"activity_regularizer": None, "name": "clone",
+                                                                 "kernel_initializer": "zeros",
+                                                                 "kernel_regularizer": None})
+    assert clone.activation is doubled
+    with pytest.raises(ValueError, match="unknown activation 'doubled'"):
+        layers.Dense.from_config({"units": 2, "activation": "doubled"})
+    scaled = cr.Sequential([layers.Input((3,)), Scale(3.0)])
+    scaled.save(path)
+    assert isinstance(cr.models.load_model(path, custom_objects={"Scale": Scale}).layers[0], Scale)
+
+
+def test_a_custom_activity_regularizer_is_kept_in_the_config_and_saved_by_name(tmp_path):
+    dense = layers.Dense(2, activity_regularizer=small_weights, name="act_reg")
+    assert dense.get_config()["activity_regularizer"] is small_weights  # as kernel_regularizer does
+    model = cr.Sequential([layers.Input((3,)), dense])
+    model.save(tmp_path / "m.cr")
+    loaded = cr.models.load_model(tmp_path / "m.cr", custom_objects={"small_weights": small_weights})
+    assert loaded.layers[0].activity_regularizer is small_weights
+    unnamed = cr.Sequential([layers.Input((3,)), layers.Dense(2, activity_regularizer=lambda y: y.sum(),
+                                                               name="with_lambda")])
+    with pytest.raises(ValueError, match=r"layer 'with_lambda' \(Dense\).*activity_regularizer.*lambda"):
+        unnamed.save(tmp_path / "other.cr")
+    assert not (tmp_path / "other.cr").exists()
+
+
 # ------------------------------------------------------------------------------------------ bad files
 @pytest.mark.parametrize("damage", ["truncated", "half", "empty", "text", "garbage_header", "no_metadata",
                                     "bad_config_json"])

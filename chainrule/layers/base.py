@@ -277,7 +277,7 @@ class Layer:
         if self._batch_input_shape is not None:
             cfg["batch_input_shape"] = list(self._batch_input_shape)
         if self.activity_regularizer is not None:
-            cfg["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+            cfg["activity_regularizer"] = serialize_or_keep(self.activity_regularizer, regularizers)
         return cfg
 
     @classmethod

@@ -15,7 +15,12 @@ compiles it again. A Sequential of built-in layers needs nothing else. A subclas
 model, or a custom layer, must be importable by its module and name (defined at the
 top level of a module, not inside a function) or be passed in ``custom_objects``
 (``{"MyModel": MyModel}``); its ``get_config`` must give the constructor arguments
-(``Model`` records them automatically when they are JSON-able).
+(``Model`` records them automatically when they are JSON-able). A custom function
+a layer holds (``activation=myact``, ``kernel_initializer=``, ``*_regularizer=``),
+or a custom loss or metric function, is saved by its name, and an object with
+``get_config`` as ``{"class_name", "config"}``; ``custom_objects`` maps those names
+back, for the whole rebuild (Keras's custom-object scope, see
+``chainrule.custom_objects``). A lambda has no name and cannot be saved.
 
 Every write is atomic: the bytes go to a temporary file in the same directory, are
 flushed to disk (fsync), and the file is renamed over the target (``os.replace``);
@@ -35,6 +40,8 @@ import warnings
 
 import numpy as np
 
+from .. import custom_objects as _custom
+
 FORMAT_VERSION = 1
 _CONFIG_KEY = "chainrule_config"
 
@@ -48,11 +55,11 @@ def serialize_layer(layer) -> dict:
 
 
 def _resolve_class(class_name: str, module=None, qualname=None, custom_objects=None, what="layer"):
-    custom_objects = custom_objects or {}
-    if class_name in custom_objects:
-        return custom_objects[class_name]
-    if qualname and qualname in custom_objects:
-        return custom_objects[qualname]
+    found = _custom.lookup(class_name, custom_objects)
+    if found is None and qualname:
+        found = _custom.lookup(qualname, custom_objects)
+    if found is not None:
+        return found
     from .. import layers as layers_mod
     from . import Model, Sequential
 
@@ -85,12 +92,13 @@ def deserialize_layer(entry: dict, custom_objects=None):
     """The layer that ``serialize_layer`` described."""
     if not isinstance(entry, dict) or "class_name" not in entry:
         raise ValueError(f"deserialize_layer: expected a dict with 'class_name' and 'config', got {entry!r}")
-    cls = _resolve_class(entry["class_name"], entry.get("module"), entry.get("qualname"), custom_objects)
-    config = dict(entry.get("config") or {})
-    params = inspect.signature(cls.from_config).parameters
-    if "custom_objects" in params:
-        return cls.from_config(config, custom_objects=custom_objects)
-    return cls.from_config(config)
+    with _custom.custom_object_scope(custom_objects):  # the names reach activations.get & co.
+        cls = _resolve_class(entry["class_name"], entry.get("module"), entry.get("qualname"), custom_objects)
+        config = dict(entry.get("config") or {})
+        params = inspect.signature(cls.from_config).parameters
+        if "custom_objects" in params:
+            return cls.from_config(config, custom_objects=custom_objects)
+        return cls.from_config(config)
 
 
 # ------------------------------------------------------------------------------------------ writing
@@ -107,13 +115,61 @@ def _json_default(obj):
         return obj.name
     if isinstance(obj, tuple):
         return list(obj)
+    # A custom callable a layer kept in its config (an activation, initializer, regularizer): saved by
+    # name, found again at load through custom_objects.
+    if callable(obj) and not inspect.isclass(obj):
+        if inspect.isroutine(obj):
+            name = getattr(obj, "__name__", None)
+            if name and name != "<lambda>":
+                return name
+            raise TypeError(f"the lambda {obj!r} has no name to be found by at load; define it with def and pass "
+                            "custom_objects={'its_name': it} to load_model")
+        if callable(getattr(obj, "get_config", None)):
+            return {"class_name": type(obj).__name__, "config": obj.get_config()}
     raise TypeError(f"{type(obj).__name__} {obj!r} is not JSON-serializable")
+
+
+def _culprit(value, layer=None, path=()):
+    """``(layer name, class, key path, error)`` of the first part of a config that JSON cannot hold
+    (or that names a lambda, which nothing can find again at load)."""
+    if isinstance(value, dict):
+        cfg = value.get("config")
+        if "class_name" in value and isinstance(cfg, dict) and "name" in cfg:
+            layer, path = (cfg["name"], value["class_name"]), ()
+        for key, item in value.items():
+            found = _culprit(item, layer, path if key == "config" and layer and not path else path + (key,))
+            if found:
+                return found
+        return None
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = _culprit(item, layer, path + (i,))
+            if found:
+                return found
+        return None
+    if value == "<lambda>":
+        return layer, path, TypeError("it is a lambda, which has no name to be found by at load; define it with "
+                                      "def and pass custom_objects={'its_name': it} to load_model")
+    try:
+        json.dumps(value, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        return layer, path, exc
+    return None
 
 
 def _to_json(doc, who: str) -> str:
     try:
-        return json.dumps(doc, default=_json_default)
+        text = json.dumps(doc, default=_json_default)
+        if '"<lambda>"' in text and _culprit(doc.get("config")):
+            raise TypeError("a lambda")
+        return text
     except (TypeError, ValueError) as exc:
+        found = _culprit(doc.get("config"))
+        if found and found[0]:
+            (name, cls), path, err = found
+            key = ".".join(str(p) for p in path if p not in ("layers",)) or "config"
+            raise ValueError(f"{who}: layer {name!r} ({cls}): its config entry {key!r} cannot be written as JSON: "
+                             f"{err}") from None
         raise ValueError(f"{who}: the model's configuration cannot be written as JSON: {exc}. Give custom layers "
                          "a get_config() of plain values (numbers, strings, lists, dicts)") from None
 
@@ -213,6 +269,9 @@ def _compile_config(model):
     for ident, metric, weighted in zip(model._metric_ids, model.compiled_metrics, model._weighted_flags):
         if isinstance(ident, str):
             entry = ident
+        elif inspect.isfunction(ident) and ident.__name__ != "<lambda>" and ident is not getattr(
+                metrics_mod, ident.__name__, None):
+            entry = ident.__name__  # a custom metric function: found again by name (custom_objects)
         else:
             try:
                 entry = metrics_mod.serialize(metric)
@@ -369,6 +428,11 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
     """
     who = "load_model"
     doc, tensors = read_file(filepath, who)
+    with _custom.custom_object_scope(custom_objects):
+        return _load_model(filepath, doc, tensors, custom_objects, compile, who)
+
+
+def _load_model(filepath, doc, tensors, custom_objects, compile, who):
     if doc.get("kind") != "model":
         raise ValueError(f"{who}: {os.fspath(filepath)!r} holds only weights (written by save_weights), not a "
                          "model; build the model in code and call model.load_weights on it")
@@ -413,7 +477,7 @@ def _compile_from(model, cfg, tensors, custom_objects, filepath):
                       weighted_metrics=rebuild(cfg.get("weighted_metrics")))
     except (TypeError, ValueError, KeyError) as exc:
         warnings.warn(f"load_model: {os.fspath(filepath)!r}: the model was loaded but not compiled ({exc}); "
-                      "pass custom_objects for custom losses/metrics, or compile it yourself", stacklevel=3)
+                      "pass custom_objects for custom losses/metrics, or compile it yourself", stacklevel=4)
         return
     state = {k.partition(":")[2]: v for k, v in tensors.items() if k.startswith("optimizer:")}
     if state:
