@@ -40,6 +40,15 @@ def tf_same_pads(in_spatial, kernel, strides, dilation):
     return tuple(pairs)
 
 
+def keras_deconv_length(size, kernel, stride, padding, output_padding=None, dilation=1):
+    """Keras's ``deconv_output_length``: a transposed convolution's output size in one dim."""
+    dk = (kernel - 1) * dilation + 1
+    if output_padding is None:
+        return size * stride + max(dk - stride, 0) if padding == "valid" else size * stride
+    pad = dk // 2 if padding == "same" else 0
+    return (size - 1) * stride + dk - 2 * pad + output_padding
+
+
 def ntuple(v, n):
     return (v,) * n if isinstance(v, int) else tuple(v)
 
@@ -142,7 +151,30 @@ CONV_TRANSPOSE_CASES = [
     ConvTransposeCase("2d_same_stride1_nobias", (2, 3, 5, 5), (3, 4, 3, 3), padding="same", bias=False,
                       keras_out=(5, 5)),
     ConvTransposeCase("2d_same_output_padding", (2, 3, 4, 4), (3, 2, 3, 3), strides=2, padding="same",
-                      output_padding=1),
+                      output_padding=1, keras_out=(8, 8)),
+    # "same" with output_padding: Keras's size, TensorFlow's placement (odd and even kernels, strides,
+    # dilation, every allowed output_padding); the "valid" ones and ints as PyTorch.
+    ConvTransposeCase("1d_same_k3_s2_op0", (2, 2, 5), (2, 3, 3), strides=2, padding="same", output_padding=0,
+                      keras_out=(9,)),
+    ConvTransposeCase("1d_same_k4_s2_op1", (2, 2, 5), (2, 3, 4), strides=2, padding="same", output_padding=1,
+                      keras_out=(9,)),
+    ConvTransposeCase("1d_same_k4_s3_op2", (2, 2, 4), (2, 3, 4), strides=3, padding="same", output_padding=2,
+                      keras_out=(11,)),
+    ConvTransposeCase("1d_same_k5_s3_op1_nobias", (2, 2, 4), (2, 3, 5), strides=3, padding="same",
+                      output_padding=1, bias=False, keras_out=(11,)),
+    ConvTransposeCase("1d_same_k2_s1_d3_op2", (2, 2, 5), (2, 3, 2), padding="same", output_padding=2, dilation=3,
+                      keras_out=(6,)),
+    ConvTransposeCase("1d_same_k1_s1_d2_op1_past_the_window", (2, 2, 5), (2, 3, 1), padding="same",
+                      output_padding=1, dilation=2, keras_out=(6,)),
+    ConvTransposeCase("1d_valid_k3_s1_d2_op1", (2, 2, 5), (2, 3, 3), output_padding=1, dilation=2, keras_out=(10,)),
+    ConvTransposeCase("1d_int_pad_d3_op2_past_the_window", (2, 2, 5), (2, 3, 3), padding=1, output_padding=2,
+                      dilation=3),
+    ConvTransposeCase("2d_same_mixed_output_padding", (2, 2, 3, 4), (2, 3, 3, 4), strides=(2, 3), padding="same",
+                      output_padding=(1, 2), keras_out=(6, 11)),
+    ConvTransposeCase("2d_same_dilated_output_padding_groups", (2, 4, 4, 3), (4, 2, 3, 2), padding="same",
+                      output_padding=1, dilation=2, groups=2, keras_out=(5, 4)),
+    ConvTransposeCase("2d_valid_output_padding", (2, 3, 3, 4), (3, 2, 3, 2), strides=2, output_padding=1,
+                      keras_out=(8, 9)),
     ConvTransposeCase("2d_pad_tuple_output_padding_groups", (2, 4, 4, 5), (4, 3, 3, 2), strides=(2, 3),
                       padding=(1, 0), output_padding=(1, 2), groups=2),
     ConvTransposeCase("2d_dilation", (2, 2, 4, 4), (2, 3, 3, 3), padding=0, dilation=2),
@@ -234,6 +266,9 @@ GRADCHECK_CASES = [
     GradcheckCase("conv_transpose", "1d_same_output_padding",
                   lambda F, x, w, b: F.conv_transpose(x, w, b, 2, "same", output_padding=1),
                   ((2, 3, 2), (3, 2, 2), (2,))),
+    GradcheckCase("conv_transpose", "1d_output_padding_past_the_window",
+                  lambda F, x, w, b: F.conv_transpose(x, w, b, 1, "same", output_padding=1, dilation=2),
+                  ((2, 3, 2), (1, 2, 2), (2,))),
     GradcheckCase("conv_transpose", "2d_valid_stride2_bias",
                   lambda F, x, w, b: F.conv_transpose(x, w, b, 2, "valid"),
                   ((1, 3, 2, 2), (3, 2, 3, 2), (3,))),

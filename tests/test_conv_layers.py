@@ -147,16 +147,22 @@ LAYER_CASES = {
                          ("transpose", 2, 3, (3,), dict(stride=2)), None, (2, 2, 5), None),
     "conv2d_transpose_same_k4": (lambda f: L.Conv2DTranspose(4, 4, strides=2, padding="same", data_format=f),
                                  ("transpose", 3, 4, (4, 4), dict(stride=2, padding=1)), None, (2, 3, 3, 4), None),
-    "conv2d_transpose_output_padding_relu": (
+    "conv2d_transpose_output_padding_relu": (   # Keras's output (6, 8), TensorFlow's placement: see CROPS
         lambda f: L.Conv2DTranspose(4, 3, strides=2, padding="same", output_padding=1, activation="relu",
                                     data_format=f),
-        ("transpose", 3, 4, (3, 3), dict(stride=2, padding=1, output_padding=1)), None, (2, 3, 3, 4), "relu"),
+        ("transpose", 3, 4, (3, 3), dict(stride=2)), None, (2, 3, 3, 4), "relu"),
     "conv2d_transpose_dilated_groups": (
         lambda f: L.Conv2DTranspose(6, 3, dilation_rate=2, groups=2, data_format=f),
         ("transpose", 4, 6, (3, 3), dict(dilation=2, groups=2)), None, (2, 4, 3, 4), None),
     "conv3d_transpose": (lambda f: L.Conv3DTranspose(2, 2, strides=2, data_format=f),
                          ("transpose", 2, 2, (2, 2, 2), dict(stride=2)), None, (1, 2, 2, 3, 2), None),
 }
+
+#: (lo, size) per spatial dim, cropped from the torch module's full (unpadded) output: Keras's
+#: "same" transposed conv with output_padding has (in - 1)*s + dk - 2*(dk // 2) + output_padding
+#: positions (6, 8 here) from TensorFlow's low "same" padding of a conv from that size back to the
+#: input, pad_total // 2 with pad_total = max((ceil(out/s) - 1)*s + dk - out, 0): 0 and 0 here.
+CROPS = {"conv2d_transpose_output_padding_relu": ((0, 6), (0, 8))}
 
 
 @pytest.mark.parametrize("data_format", FORMATS)
@@ -183,6 +189,8 @@ def test_conv_layer_matches_torch_with_the_same_weights(torch, name, data_format
     y = layer(x)
     xt = torch.tensor(xa.astype(np.float64), requires_grad=True)
     yt = module(xt if pre is None else torch.nn.functional.pad(xt, torch_pad(pre)))
+    if name in CROPS:
+        yt = yt[(slice(None), slice(None)) + tuple(slice(lo, lo + n) for lo, n in CROPS[name])]
     if activation is not None:
         yt = getattr(torch, activation)(yt)
     got = y.numpy() if cf else _cf(y.numpy())
@@ -496,6 +504,35 @@ def test_conv_and_pooling_layers_reject_bad_arguments():
         L.GlobalAveragePooling2D(name="gap")(np.zeros((2, 8, 3), np.float32))
     with pytest.raises(ValueError, match=r"small: input spatial size \(2, 2\)|smaller than"):
         L.Conv2D(2, 3, name="small")(np.zeros((1, 2, 2, 1), np.float32))
+
+
+def test_conv_transpose_output_padding_is_checked_when_the_layer_is_made():
+    """0 <= output_padding < max(stride, dilation) per dim, at construction (not deep inside a kernel)."""
+    for make, shown in [(lambda: L.Conv2DTranspose(4, 3, strides=2, output_padding=2), r"\(2, 2\).*strides \(2, 2\)"),
+                        (lambda: L.Conv2DTranspose(4, 3, output_padding=1), r"\(1, 1\).*strides \(1, 1\)"),
+                        (lambda: L.Conv1DTranspose(4, 3, strides=2, output_padding=-1), r"\(-1,\)"),
+                        (lambda: L.Conv3DTranspose(4, 3, strides=(2, 3, 1), dilation_rate=(1, 1, 2),
+                                                   output_padding=(1, 3, 1)), r"\(1, 3, 1\)")]:
+        with pytest.raises(ValueError, match=r"Conv\dDTranspose: output_padding " + shown):
+            make()
+    with pytest.raises(ValueError, match=r"Conv2DTranspose: output_padding must be an int or a tuple of 2 ints"):
+        L.Conv2DTranspose(4, 3, strides=2, output_padding=(1, 1, 1))
+    with pytest.raises(TypeError, match=r"Conv2D: output_padding applies to transposed convolutions only"):
+        L.Conv2D(4, 3, output_padding=1)
+    ok = L.Conv2DTranspose(4, 3, dilation_rate=2, output_padding=1)    # a dilation allows it (PyTorch's rule)
+    assert ok.compute_output_shape((None, 5, 5, 2)) == (None, 10, 10, 4)
+    assert ok(np.zeros((1, 5, 5, 2), np.float32)).shape == (1, 10, 10, 4)
+
+
+def test_conv_transpose_layer_same_with_output_padding_is_tensorflow():
+    """Keras (TensorFlow backend): x = [1, 0], kernel [1, 2, 3], strides 2, "same" gives [1, 2, 3, 0]
+    with and without output_padding=1 (PyTorch's padding=1 placement would give [2, 3, 0, 0])."""
+    x = np.array([1.0, 0.0], np.float32).reshape(1, 2, 1)
+    for output_padding in (None, 1):
+        layer = L.Conv1DTranspose(1, 3, strides=2, padding="same", output_padding=output_padding, use_bias=False)
+        layer.build(x.shape)
+        layer.set_weights([np.array([1.0, 2.0, 3.0], np.float32).reshape(3, 1, 1)])
+        np.testing.assert_array_equal(layer(x).numpy().ravel(), [1, 2, 3, 0])
 
 
 def test_tiny_cnn_learns_with_fit():

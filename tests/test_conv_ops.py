@@ -17,8 +17,8 @@ import pytest
 import chainrule as cr
 from chainrule import functional as F
 from conv_cases import (
-    CONV_CASES, CONV_TRANSPOSE_CASES, GLOBAL_POOL_CASES, GRADCHECK_CASES, POOL_CASES, keras_kernel, naive_conv,
-    naive_conv_vjp, ntuple, tf_same_pads, torch_kernel, torch_pad, torch_pool,
+    CONV_CASES, CONV_TRANSPOSE_CASES, GLOBAL_POOL_CASES, GRADCHECK_CASES, POOL_CASES, keras_deconv_length,
+    keras_kernel, naive_conv, naive_conv_vjp, ntuple, tf_same_pads, torch_kernel, torch_pad, torch_pool,
 )
 
 TOL = {"float64": dict(rtol=1e-10, atol=1e-10), "float32": dict(rtol=2e-4, atol=2e-4)}
@@ -138,22 +138,22 @@ def test_conv_same_output_sizes_are_keras():
 # ------------------------------------------------------------------------------------------ conv_transpose vs torch
 def _torch_conv_transpose(torch, case, x, w, b):
     """PyTorch's conv_transposeNd. Int padding (with output_padding): PyTorch's own arguments, which is
-    chainrule's rule. "same" with output_padding: chainrule's documented rule, PyTorch's padding dk // 2 a
-    side (Keras's output size; TensorFlow/JAX Keras place the window by TF's "same" rule instead, a pixel
-    apart when output_padding > 0). "valid"/"same" without output_padding (Keras's sizes, TensorFlow's
-    placement): the full transposed convolution, cropped by the padding of the forward conv from Keras's
-    output size back to the input."""
+    chainrule's rule. "valid"/"same", with or without output_padding (Keras's sizes, TensorFlow's
+    placement, as Keras's TensorFlow backend computes them): the full transposed convolution (no padding),
+    zero-extended, cropped to Keras's output size ``out`` from ``lo`` on, where ``lo`` is the low padding
+    of the forward conv from ``out`` back to the input: TensorFlow's "same" rule
+    (``pad_total = max((ceil(out/s) - 1)*s + dk - out, 0)``, ``lo = pad_total // 2``) or 0 for "valid"."""
     tf = torch.nn.functional
     nd = x.ndim - 2
     fn = getattr(tf, f"conv_transpose{nd}d")
     s, d = ntuple(case.strides, nd), ntuple(case.dilation, nd)
     k = w.shape[2:]
-    dk = tuple((kk - 1) * dd + 1 for kk, dd in zip(k, d))
-    op = (0,) * nd if case.output_padding is None else ntuple(case.output_padding, nd)
-    if _ints(case.padding) or (case.padding == "same" and case.output_padding is not None):
-        pad = case.padding if _ints(case.padding) else tuple(v // 2 for v in dk)
-        return fn(x, w, b, stride=s, padding=pad, output_padding=op, groups=case.groups, dilation=d)
-    out = case.keras_out
+    if _ints(case.padding):
+        op = (0,) * nd if case.output_padding is None else ntuple(case.output_padding, nd)
+        return fn(x, w, b, stride=s, padding=case.padding, output_padding=op, groups=case.groups, dilation=d)
+    ops = (None,) * nd if case.output_padding is None else ntuple(case.output_padding, nd)
+    out = tuple(keras_deconv_length(i, kk, ss, case.padding, o, dd)
+                for i, kk, ss, o, dd in zip(x.shape[2:], k, s, ops, d))
     lo = (0,) * nd if case.padding == "valid" else tuple(p[0] for p in tf_same_pads(out, k, s, d))
     full = fn(x, w, None, stride=s, groups=case.groups, dilation=d)
     extra = [max(0, l + o - f) for l, o, f in zip(lo, out, full.shape[2:])]
@@ -194,6 +194,19 @@ def test_conv_transpose_is_the_input_gradient_of_conv():
     Z = cr.tensor(z, requires_grad=True)
     (gz,) = cr.grad(F.conv(Z, w, strides=2, padding="same"), [Z], cr.tensor(g))
     np.testing.assert_allclose(gz.numpy(), zt.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_conv_transpose_same_with_output_padding_places_the_window_as_tensorflow():
+    """Keras's TensorFlow backend, worked by hand: the output has Keras's size O and is the gradient of
+    a "same" conv from O back to the input, so it starts at lo = pad_total // 2 of that conv's padding
+    (PyTorch's padding = dk // 2 would start at 1 and 2 here)."""
+    x = np.array([1.0, 0.0]).reshape(1, 2, 1)
+    w3, w4 = np.array([1.0, 2.0, 3.0]).reshape(3, 1, 1), np.array([1.0, 2.0, 3.0, 4.0]).reshape(4, 1, 1)
+    for output_padding in (None, 1):      # O = 4, pad_total 1, lo 0 either way
+        y = F.conv_transpose(x, w3, strides=2, padding="same", output_padding=output_padding)
+        np.testing.assert_array_equal(y.numpy().ravel(), [1, 2, 3, 0])
+    y = F.conv_transpose(x, w4, strides=2, padding="same", output_padding=1)    # O = 3, pad_total 3, lo 1
+    np.testing.assert_array_equal(y.numpy().ravel(), [2, 3, 4])
 
 
 # ------------------------------------------------------------------------------------------ pooling vs torch
@@ -428,6 +441,19 @@ X4 = np.zeros((2, 6, 6, 4), np.float32)
      r"conv_transpose: data_format .* got 'NCHW'"),
     (lambda: F.conv_transpose(X4, np.zeros((3, 3, 5, 4)), padding="full"), ValueError,
      r"conv_transpose: unknown padding 'full'"),
+    (lambda: F.conv_transpose(X4, np.zeros((3, 3, 5, 4)), strides=2, output_padding=2), ValueError,
+     r"conv_transpose: output_padding \(2, 2\) must be >= 0 and smaller than the stride or the dilation in each "
+     r"dim \(strides \(2, 2\), dilation \(1, 1\)\)"),
+    (lambda: F.conv_transpose(X4, np.zeros((3, 3, 5, 4)), padding="same", output_padding=1), ValueError,
+     r"conv_transpose: output_padding \(1, 1\) must be .* \(strides \(1, 1\), dilation \(1, 1\)\)"),
+    (lambda: F.conv_transpose(X4, np.zeros((3, 3, 5, 4)), strides=2, output_padding=(1, -1)), ValueError,
+     r"conv_transpose: output_padding \(1, -1\) must be >= 0"),
+    (lambda: F.conv_transpose(X4, np.zeros((3, 3, 5, 4)), strides=2, output_padding=(1, 1, 1)), ValueError,
+     r"conv_transpose: output_padding must be an int or a tuple of 2 ints, got \(1, 1, 1\)"),
+    (lambda: F.conv_transpose(X4, np.zeros((3, 3, 5, 4)), strides=2, output_padding="1"), TypeError,
+     r"conv_transpose: output_padding must be None, an int or 2 ints, got '1'"),
+    (lambda: F.conv_transpose(X4, np.zeros((3, 3, 5, 4)), padding=5), ValueError,
+     r"conv_transpose: input spatial size \(6, 6\) with kernel \(3, 3\).* gives an empty output \(-2, -2\)"),
     (lambda: F.max_pool(np.zeros((2, 5)), 2), ValueError, r"max_pool: .*got shape \(2, 5\)"),
     (lambda: F.max_pool(X4, 2, padding="full"), ValueError, r"max_pool: unknown padding 'full'"),
     (lambda: F.max_pool(X4, 2, data_format="NHWC"), ValueError, r"max_pool: data_format .* got 'NHWC'"),

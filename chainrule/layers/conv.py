@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from .. import activations, initializers, regularizers
 from ..ops import conv as conv_ops
-from ..ops.conv_geometry import conv_output_size, conv_transpose_output_size, resolve_padding
+from ..ops.conv_geometry import (
+    conv_output_size, conv_transpose_output_padding, conv_transpose_output_size, resolve_padding,
+)
 from .base import Layer
 from .core import _as_float, ignored_constraint, positive_ints, serialize_or_keep
 
@@ -47,7 +49,13 @@ class ConvND(Layer):
         self.groups = int(groups)
         if self.groups < 1 or filters % self.groups:
             raise ValueError(f"{cls}: filters ({filters}) must be divisible by groups ({groups})")
-        self.output_padding = output_padding
+        if self.transpose:
+            self.output_padding = conv_transpose_output_padding(output_padding, self.rank, self.strides,
+                                                                self.dilation_rate, cls)
+        elif output_padding is not None:
+            raise TypeError(f"{cls}: output_padding applies to transposed convolutions only, got {output_padding!r}")
+        else:
+            self.output_padding = None
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)

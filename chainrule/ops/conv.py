@@ -17,9 +17,10 @@ from __future__ import annotations
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor, ensure_tensor
 from .conv_kernels import (
-    _ntuple, conv_forward, conv_input_grad, conv_transpose_output_size, conv_weight_grad, resolve_padding,
+    _ntuple, conv_forward, conv_input_grad, conv_transpose_placement, conv_weight_grad, resolve_padding,
 )
 from .elementwise import relu as relu_op
+from .indexing import pad as pad_op
 from .shape import reshape, sum_to
 
 _FORMATS = ("channels_last", "channels_first")
@@ -179,8 +180,16 @@ def conv_transpose(x, w, b=None, strides=1, padding="valid", output_padding=None
     """N-D transposed convolution (the gradient of ``conv`` with respect to its input), Keras layouts.
 
     x: (N, *spatial, C_in); w: (*kernel_size, filters // groups, C_in) — Keras's Conv2DTranspose
-    kernel. Output size per dim: ``in*stride + max(k - stride, 0)`` for "valid", ``in*stride``
-    for "same" (Keras), or ``(in - 1)*stride + k - lo - hi + output_padding``.
+    kernel. Output size per dim (Keras's ``deconv_output_length``), with ``dk = (k - 1)*d + 1``:
+    ``in*stride + max(dk - stride, 0)`` for "valid", ``in*stride`` for "same", and with
+    ``output_padding`` ``(in - 1)*stride + dk - lo - hi + output_padding`` (``lo = hi = dk // 2``
+    for "same", 0 for "valid", PyTorch's for ints).
+
+    ``y[t] = full[lo + t]``, where ``full`` is the uncropped transposed convolution
+    (``(in - 1)*stride + dk`` positions, zeros beyond) and ``lo`` is, for "same", TensorFlow's
+    low "same" padding of a conv from the output size back to the input, as Keras computes it
+    (with or without ``output_padding``; see ``conv_transpose_placement``), or the low padding
+    given. ``0 <= output_padding < max(stride, dilation)`` in each dim (PyTorch's rule).
     """
     _check_format("conv_transpose", data_format)
     x, w = ensure_tensor(x), ensure_tensor(w)
@@ -200,15 +209,14 @@ def conv_transpose(x, w, b=None, strides=1, padding="valid", output_padding=None
     kernel = tuple(w.shape[:nd])
     strides = _ntuple(strides, nd, "strides", "conv_transpose")
     dilation = _ntuple(dilation, nd, "dilation", "conv_transpose")
-    out_spatial = conv_transpose_output_size(spatial, kernel, strides, padding, dilation, output_padding)
-    if isinstance(padding, str) and padding.lower() == "same" and output_padding is not None:
-        dk = tuple((k - 1) * d + 1 for k, d in zip(kernel, dilation))
-        pads = tuple((k // 2, k // 2) for k in dk)
-    else:
-        pads = resolve_padding(padding, out_spatial, kernel, strides, dilation, "conv_transpose")
+    out_spatial, pads, computed = conv_transpose_placement(spatial, kernel, strides, padding, dilation,
+                                                           output_padding, "conv_transpose")
     c_out = w.shape[-2] * groups
     n = x.shape[0]
-    out_shape = (n,) + out_spatial + (c_out,) if data_format == "channels_last" else (n, c_out) + out_spatial
+    shape = (n,) + computed + (c_out,) if data_format == "channels_last" else (n, c_out) + computed
     cfg = (strides, pads, dilation, groups, data_format)
-    y = ConvInputGrad.apply(x, w, x_shape=out_shape, cfg=cfg)
+    y = ConvInputGrad.apply(x, w, x_shape=shape, cfg=cfg)
+    if computed != out_spatial:      # output_padding past the last window (dilation > stride): zeros
+        extra = [(0, o - c) for o, c in zip(out_spatial, computed)]
+        y = pad_op(y, [(0, 0)] + extra + [(0, 0)] if data_format == "channels_last" else [(0, 0), (0, 0)] + extra)
     return _add_bias(y, b, data_format, "conv_transpose")

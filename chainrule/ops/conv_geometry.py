@@ -272,14 +272,42 @@ def _depthwise_blocks(geo, dtype):
 
 # ----------------------------------------------------------------------------- transposed convolution
 
+def conv_transpose_output_padding(output_padding, nd: int, strides, dilation, op: str = "conv_transpose"):
+    """``output_padding`` as a tuple of ``nd`` ints (or None), checked: ``0 <= p < max(stride, dilation)``.
+
+    The rule is PyTorch's (Keras, with no dilation, needs ``p < stride``): the extra positions
+    must lie within one stride (or one dilated kernel step) of the last window, else they
+    would be more than a padding of the output.
+    """
+    if output_padding is None:
+        return None
+    if isinstance(output_padding, (int, xp.integer)):
+        output_padding = (int(output_padding),) * nd
+    try:
+        if isinstance(output_padding, str):
+            raise TypeError
+        value = tuple(int(p) for p in output_padding)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: output_padding must be None, an int or {nd} ints, got {output_padding!r}") from None
+    if len(value) != nd:
+        raise ValueError(f"{op}: output_padding must be an int or a tuple of {nd} ints, got {value}")
+    strides = _ntuple(strides, nd, "strides", op)
+    dilation = _ntuple(dilation, nd, "dilation", op)
+    if any(p < 0 or p >= max(s, d) for p, s, d in zip(value, strides, dilation)):
+        raise ValueError(f"{op}: output_padding {value} must be >= 0 and smaller than the stride or the dilation "
+                         f"in each dim (strides {strides}, dilation {dilation})")
+    return value
+
+
 def conv_transpose_output_size(in_spatial, kernel, strides=1, padding="valid", dilation=1,
                                output_padding=None) -> tuple:
-    """Output spatial size of a transposed convolution, as Keras computes it.
+    """Output spatial size of a transposed convolution, as Keras computes it (``deconv_output_length``).
 
     With ``dk = (kernel - 1)*dilation + 1`` and no ``output_padding``:
     ``"valid"``: ``in*stride + max(dk - stride, 0)``; ``"same"``: ``in*stride``.
     With ``output_padding`` (and for int padding ``p``, as PyTorch):
-    ``(in - 1)*stride + dk - lo - hi + output_padding`` where ``"same"`` pads ``dk // 2`` a side.
+    ``(in - 1)*stride + dk - lo - hi + output_padding``, where ``"same"`` counts ``dk // 2`` a side
+    (for the size only: where the window sits is ``conv_transpose_placement``'s).
     """
     nd = len(in_spatial)
     kernel = _ntuple(kernel, nd, "kernel size", "conv_transpose")
@@ -291,11 +319,54 @@ def conv_transpose_output_size(in_spatial, kernel, strides=1, padding="valid", d
         if name == "valid":
             return tuple(i * s + max(k - s, 0) for i, k, s in zip(in_spatial, dk, strides))
         return tuple(i * s for i, s in zip(in_spatial, strides))
-    op = (0,) * nd if output_padding is None else (
-        (int(output_padding),) * nd if isinstance(output_padding, (int, xp.integer)) else tuple(output_padding))
+    op = conv_transpose_output_padding(output_padding, nd, strides, dilation) or (0,) * nd
     if name == "same":
         pads = tuple((k // 2, k // 2) for k in dk)
     else:
         pads = resolve_padding(padding, in_spatial, kernel, strides, dilation, "conv_transpose")
     return tuple((i - 1) * s + k - lo - hi + p for i, s, k, (lo, hi), p in zip(in_spatial, strides, dk, pads, op))
 
+
+def conv_transpose_placement(in_spatial, kernel, strides=1, padding="valid", dilation=1, output_padding=None,
+                             op: str = "conv_transpose") -> tuple:
+    """Where a transposed convolution's output window sits: ``(out, pads, computed)``.
+
+    The full transposed convolution of an input of size ``in`` has ``full = (in - 1)*s + dk``
+    positions. The output is its ``out`` positions (``conv_transpose_output_size``) from ``lo``
+    on, zeros past ``full``: ``y[t] = full_y[lo + t]``. ``lo`` is the low padding of the forward
+    conv whose gradient this is: for ``"same"``, TensorFlow's ``"same"`` padding of a conv from
+    ``out`` back to ``in`` (``pad_total = max((ceil(out/s) - 1)*s + dk - out, 0)``,
+    ``lo = pad_total // 2``), which is what Keras's TensorFlow backend computes, with or without
+    ``output_padding``; 0 for ``"valid"``; the given ``lo`` for explicit padding (PyTorch's rule).
+
+    ``pads`` are the ``(lo, hi)`` of that forward conv, from ``computed`` (the input size it is
+    run with) to ``in``: ``hi = full - lo - out`` (clipped at 0; the positions past the last
+    window get 0). Where ``out`` reaches a stride or more past ``full`` (``output_padding`` of
+    a stride or more, which a dilation allows), ``computed = full - lo`` and the caller appends
+    the ``out - computed`` zeros.
+    """
+    nd = len(in_spatial)
+    kernel = _ntuple(kernel, nd, "kernel size", op)
+    strides = _ntuple(strides, nd, "strides", op)
+    dilation = _ntuple(dilation, nd, "dilation", op)
+    output_padding = conv_transpose_output_padding(output_padding, nd, strides, dilation, op)
+    out = conv_transpose_output_size(in_spatial, kernel, strides, padding, dilation, output_padding)
+    name = padding.lower() if isinstance(padding, str) else None
+    if name == "same":
+        lows = tuple(lo for lo, _ in resolve_padding("same", out, kernel, strides, dilation, op))
+    else:
+        lows = tuple(lo for lo, _ in resolve_padding(padding, in_spatial, kernel, strides, dilation, op))
+    pads, computed = [], []
+    for i, o, k, s, d, lo in zip(in_spatial, out, kernel, strides, dilation, lows):
+        full = (i - 1) * s + (k - 1) * d + 1
+        hi = full - lo - o
+        if hi > -s:
+            pads.append((lo, max(hi, 0)))
+            computed.append(o)
+        else:
+            pads.append((lo, 0))
+            computed.append(full - lo)
+    if any(c < 1 for c in computed):
+        raise ValueError(f"{op}: input spatial size {tuple(in_spatial)} with kernel {kernel}, strides {strides}, "
+                         f"dilation {dilation} and padding {padding!r} gives an empty output {out}")
+    return out, tuple(pads), tuple(computed)

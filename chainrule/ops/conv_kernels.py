@@ -45,7 +45,7 @@ from ..backend import xp
 from .conv_geometry import (  # noqa: F401  (re-exported)
     CHUNK_BYTES, _check_array, _compute_dtype, _dense_geometry, _dense_groups, _depthwise_blocks,
     _from_channels_last, _Geometry, _ntuple, _shape_to_channels_last, _to_channels_last, conv_output_size,
-    conv_transpose_output_size, resolve_padding,
+    conv_transpose_output_padding, conv_transpose_output_size, conv_transpose_placement, resolve_padding,
 )
 from .conv_grad_kernels import conv_input_grad, conv_weight_grad  # noqa: F401  (re-exported)
 
