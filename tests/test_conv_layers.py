@@ -535,6 +535,42 @@ def test_conv_transpose_layer_same_with_output_padding_is_tensorflow():
         np.testing.assert_array_equal(layer(x).numpy().ravel(), [1, 2, 3, 0])
 
 
+UNKNOWN_SIZE_CASES = [   # (layer, input shape with unknown dims, Keras's output shape)
+    (lambda: L.Conv2D(3, 3), (None, None, None, 4), (None, None, None, 3)),
+    (lambda: L.Conv2D(3, 3, strides=2, padding="same"), (None, None, 9, 4), (None, None, 5, 3)),
+    (lambda: L.Conv2D(3, (3, 2), data_format="channels_first"), (None, 4, None, 9), (None, 3, None, 8)),
+    (lambda: L.Conv1D(3, 3, padding="causal"), (None, None, 2), (None, None, 3)),
+    (lambda: L.Conv3D(2, 2, dilation_rate=(1, 2, 1)), (None, 5, None, 5, 1), (None, 4, None, 4, 2)),
+    (lambda: L.ConvND(4, 2, 2), (None, None, 3, None, 3, 2), (None, None, 2, None, 2, 2)),
+    (lambda: L.Conv2DTranspose(3, 3, strides=2), (None, None, 5, 4), (None, None, 11, 3)),
+    (lambda: L.Conv2DTranspose(3, 3, strides=2, padding="same", output_padding=1), (None, 5, None, 4),
+     (None, 10, None, 3)),
+    (lambda: L.Conv1DTranspose(3, 2), (None, None, 4), (None, None, 3)),
+    (lambda: L.Conv3DTranspose(2, 2, strides=2), (None, None, None, 2, 1), (None, None, None, 4, 2)),
+    (lambda: L.MaxPooling2D(), (None, None, None, 4), (None, None, None, 4)),
+    (lambda: L.MaxPooling2D(3, 2, "same"), (None, 7, None, 4), (None, 4, None, 4)),
+    (lambda: L.MaxPooling1D(), (None, None, 4), (None, None, 4)),
+    (lambda: L.AveragePooling2D(data_format="channels_first"), (None, 3, None, 8), (None, 3, None, 4)),
+    (lambda: L.AveragePooling3D(), (None, None, 4, None, 2), (None, None, 2, None, 2)),
+    (lambda: L.GlobalAveragePooling2D(), (None, None, None, 4), (None, 4)),
+    (lambda: L.GlobalMaxPooling1D(keepdims=True), (None, None, 4), (None, 1, 4)),
+    (lambda: L.GlobalMaxPooling2D(data_format="channels_first", keepdims=True), (None, 4, None, None),
+     (None, 4, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("make, input_shape, expected", UNKNOWN_SIZE_CASES,
+                         ids=[f"{i}-{c[1]}" for i, c in enumerate(UNKNOWN_SIZE_CASES)])
+def test_output_shape_of_unknown_spatial_sizes_is_unknown(make, input_shape, expected):
+    """As Keras: a None (unknown) spatial size gives None; the known ones are computed as ever."""
+    layer = make()
+    assert tuple(layer.compute_output_shape(input_shape)) == expected
+    known = tuple(7 if d is None else d for d in input_shape[1:])
+    full = tuple(layer.compute_output_shape((None,) + known))
+    assert all(e is None or e == f for e, f in zip(expected, full))
+    assert layer(np.zeros((1,) + known, np.float32)).shape == (1,) + full[1:]
+
+
 def test_tiny_cnn_learns_with_fit():
     """~200 random images whose label is which half is brighter: a few epochs lower the loss a lot."""
     r = _rng(10)

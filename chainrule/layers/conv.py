@@ -119,13 +119,21 @@ class ConvND(Layer):
         return y
 
     def compute_output_shape(self, input_shape):
+        """Keras's output shape; a spatial size that is None (unknown) stays None."""
         spatial = self._spatial(input_shape)
-        if self.transpose:
-            out = conv_transpose_output_size(spatial, self.kernel_size, self.strides, self.padding,
-                                             self.dilation_rate, self.output_padding)
-        else:
-            pads = resolve_padding(self.padding, spatial, self.kernel_size, self.strides, self.dilation_rate)
-            out = conv_output_size(spatial, self.kernel_size, self.strides, pads, self.dilation_rate)
+        out = []
+        for i, size in enumerate(spatial):
+            if size is None:
+                out.append(None)
+                continue
+            dim = lambda v: (v[i],)  # noqa: E731   (one dim of a per-dim tuple)
+            padding = self.padding if isinstance(self.padding, (str, int)) else dim(self.padding)
+            k, s, d = dim(self.kernel_size), dim(self.strides), dim(self.dilation_rate)
+            if self.transpose:
+                op = None if self.output_padding is None else dim(self.output_padding)
+                out += conv_transpose_output_size((size,), k, s, padding, d, op)
+            else:
+                out += conv_output_size((size,), k, s, resolve_padding(padding, (size,), k, s, d), d)
         n = input_shape[0]
         if self.data_format == "channels_last":
             return (n,) + tuple(out) + (self.filters,)

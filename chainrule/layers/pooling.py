@@ -41,10 +41,15 @@ class PoolingND(Layer):
         return fn(inputs, self.pool_size, self.strides, self.padding, self.data_format)
 
     def compute_output_shape(self, input_shape):
+        """Keras's output shape; a spatial size that is None (unknown) stays None."""
         last = self.data_format == "channels_last"
         spatial = tuple(input_shape[1:-1]) if last else tuple(input_shape[2:])
-        pads = resolve_padding(self.padding, spatial, self.pool_size, self.strides, 1)
-        out = conv_output_size(spatial, self.pool_size, self.strides, pads, (1,) * self.rank)
+        out = ()
+        for size, p, s in zip(spatial, self.pool_size, self.strides):
+            if size is None:
+                out += (None,)
+            else:
+                out += conv_output_size((size,), (p,), (s,), resolve_padding(self.padding, (size,), p, s, 1), (1,))
         return (input_shape[0],) + out + (input_shape[-1],) if last else tuple(input_shape[:2]) + out
 
     def get_config(self):
