@@ -337,6 +337,59 @@ def test_corrupt_files_give_a_clear_error(tmp_path, damage):
         assert "Traceback" not in message
 
 
+def test_a_flipped_bit_in_the_weights_is_caught_by_the_checksum(tmp_path):
+    x, y = data()
+    good = tmp_path / "good.cr"
+    model = trained_sequential(x, y)
+    model.save(good)
+    meta = header(good)["__metadata__"]
+    assert meta["chainrule_sha256"].startswith("sha256:")
+    raw = bytearray(good.read_bytes())
+    n = int.from_bytes(raw[:8], "little")
+    for where in (8 + n, len(raw) - 1, 8 + n + (len(raw) - 8 - n) // 2):  # first, last and a middle data byte
+        flipped = bytearray(raw)
+        flipped[where] ^= 0x01
+        bad = tmp_path / "bad.cr"
+        bad.write_bytes(bytes(flipped))
+        for load in (cr.models.load_model, model.load_weights):
+            with pytest.raises(ValueError, match="SHA-256") as info:
+                load(bad)
+            assert str(bad) in str(info.value) and "not a valid chainrule file" in str(info.value)
+    model.save_weights(tmp_path / "w.cr")
+    assert header(tmp_path / "w.cr")["__metadata__"]["chainrule_sha256"].startswith("sha256:")
+
+
+def test_files_saved_without_a_checksum_still_load(tmp_path):
+    from safetensors.numpy import load, save
+
+    x, y = data()
+    path = tmp_path / "old.cr"
+    model = trained_sequential(x, y)
+    model.save(path)
+    meta = header(path)["__metadata__"]
+    path.write_bytes(save(load(path.read_bytes()), metadata={"chainrule_config": meta["chainrule_config"]}))
+    assert "chainrule_sha256" not in header(path)["__metadata__"]
+    np.testing.assert_array_equal(cr.models.load_model(path).predict(x), model.predict(x))
+
+
+def test_saving_through_a_symlink_keeps_the_link(tmp_path):
+    x, y = data()
+    target = tmp_path / "store" / "model.cr"
+    target.parent.mkdir()
+    link = tmp_path / "latest.cr"
+    model = trained_sequential(x, y)
+    model.save(target)
+    os.symlink(target, link)
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    np.testing.assert_array_equal(cr.models.load_model(target).predict(x), model.predict(x))
+    model.save_weights(link)
+    assert link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.cr", "store"]
+    assert [p.name for p in target.parent.iterdir()] == ["model.cr"]  # no temporary file left
+
+
 def test_missing_file():
     with pytest.raises(FileNotFoundError, match="no such file"):
         cr.models.load_model("/nonexistent/model.cr")

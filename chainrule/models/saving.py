@@ -24,12 +24,17 @@ back, for the whole rebuild (Keras's custom-object scope, see
 
 Every write is atomic: the bytes go to a temporary file in the same directory, are
 flushed to disk (fsync), and the file is renamed over the target (``os.replace``);
-on any error the previous file is untouched and the temporary one removed. A file
-that is truncated, corrupt or not a chainrule file gives a ``ValueError`` naming
-the file and what is wrong.
+on any error the previous file is untouched and the temporary one removed. Saving
+to a symbolic link replaces the file it points to and leaves the link in place.
+The metadata also holds ``"chainrule_sha256"``, a SHA-256 of the tensors (names,
+dtypes, shapes and bytes), checked at load, so a single flipped bit in the weights
+is caught (files written before it existed load without the check). A file that
+is truncated, corrupt or not a chainrule file gives a ``ValueError`` naming the
+file and what is wrong.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import inspect
 import json
@@ -44,6 +49,7 @@ from .. import custom_objects as _custom
 
 FORMAT_VERSION = 1
 _CONFIG_KEY = "chainrule_config"
+_DIGEST_KEY = "chainrule_sha256"  # weights_digest of the tensors, checked at load (absent in older files)
 
 
 # ------------------------------------------------------------------------------------------ layers
@@ -207,8 +213,14 @@ def _weight_tensors(model) -> dict:
 
 
 def atomic_write(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory, fsync, ``os.replace``."""
+    """Write ``data`` to ``path`` through a temporary file in the same directory, fsync, ``os.replace``.
+
+    A ``path`` that is a symbolic link is written through: the file it points to is replaced and the
+    link stays a link.
+    """
     path = os.fspath(path)
+    if os.path.islink(path):
+        path = os.path.realpath(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"cannot save to {path!r}: the directory {directory!r} does not exist")
@@ -238,12 +250,26 @@ def atomic_write(path, data: bytes) -> None:
         pass
 
 
+def weights_digest(tensors: dict) -> str:
+    """``"sha256:<hex>"`` of a file's tensors: each one's name, dtype, shape and bytes, in name order.
+
+    Independent of where the tensors lie in the file, so it is computed from the arrays on both sides.
+    """
+    h = hashlib.sha256()
+    for key in sorted(tensors):
+        a = np.asarray(tensors[key])
+        a = np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<"), copy=False)).reshape(-1)
+        h.update(f"{key}\0{a.dtype.str}\0{tuple(np.shape(tensors[key]))}\0".encode())
+        h.update(a.view(np.uint8))
+    return "sha256:" + h.hexdigest()
+
+
 def _write(path, tensors: dict, doc: dict, overwrite: bool, who: str) -> None:
     from safetensors.numpy import save
 
     if not overwrite and os.path.exists(os.fspath(path)):
         raise FileExistsError(f"{who}: {os.fspath(path)!r} exists and overwrite=False")
-    data = save(tensors, metadata={_CONFIG_KEY: _to_json(doc, who)})
+    data = save(tensors, metadata={_CONFIG_KEY: _to_json(doc, who), _DIGEST_KEY: weights_digest(tensors)})
     atomic_write(path, data)
 
 
@@ -368,6 +394,10 @@ def read_file(filepath, who: str):
     except Exception as exc:  # noqa: BLE001 - the library's own error types are not part of its API
         raise ValueError(f"{bad}: its tensor data cannot be read ({exc}); the file is corrupt or truncated") \
             from None
+    recorded = meta.get(_DIGEST_KEY)
+    if recorded is not None and weights_digest(tensors) != recorded:
+        raise ValueError(f"{bad}: its tensor data does not match the SHA-256 checksum recorded when it was saved "
+                         "(the file is corrupt, or was changed after saving)")
     return doc, tensors
 
 
