@@ -237,9 +237,13 @@ def _current(logs, monitor, who):
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
 
-    ``mode``: 'min', 'max', or 'auto' (max for accuracy-like names). ``baseline``: stop unless
-    the monitored value beats it. ``restore_best_weights``: at the end, set the weights of the
-    best epoch. ``start_from_epoch``: epochs to wait before watching.
+    ``mode``: 'min', 'max', or 'auto' (max for accuracy-like names). ``restore_best_weights``:
+    at the end, set the weights of the best epoch. ``start_from_epoch``: epochs to wait before
+    watching. ``baseline``, as Keras 3: an epoch that improves on the best so far never stops
+    training, but it restarts the patience count only if it also beats the baseline; so a
+    monitored value that keeps improving without reaching the baseline trains on, and one that
+    stalls short of it stops at its first epoch without improvement once ``patience`` epochs
+    have been watched (its improvements do not restart the count).
     """
 
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto", baseline=None,
@@ -258,7 +262,7 @@ class EarlyStopping(Callback):
     def on_train_begin(self, logs=None):
         self.wait = 0
         self.stopped_epoch = 0
-        self.best = None
+        self.best = math.inf if self.mode == "min" else -math.inf  # as Keras (a NaN never improves on it)
         self.best_weights = None
         self.best_epoch = 0
 
@@ -277,8 +281,7 @@ class EarlyStopping(Callback):
                 self.best_weights = self.model.get_weights()
             if self.baseline is None or _better(self.mode, current, self.baseline, self.min_delta):
                 self.wait = 0
-                return
-            # An improvement that does not beat the baseline still counts towards patience.
+            return  # an improvement never stops training (Keras 3), even short of the baseline
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True

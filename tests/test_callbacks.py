@@ -118,6 +118,28 @@ def test_early_stopping_stops_and_restores_the_best_weights():
     assert not all(np.array_equal(a, b) for a, b in zip(snaps.epochs[3], snaps.epochs[1]))
 
 
+@pytest.mark.parametrize("values, patience, epochs_run", [
+    ([1.0, 0.9, 0.8, 0.7, 0.4], 1, 5),   # improves every epoch without beating 0.5: Keras 3 never stops
+    ([1.0, 0.9, 0.8, 0.85, 0.84, 0.83], 3, 4),  # improvements short of the baseline do not reset the wait
+    ([1.0, 0.4, 0.45, 0.46, 0.47, 0.48], 2, 4),  # beating the baseline does: stop two epochs after 0.4
+])
+def test_early_stopping_baseline_follows_keras_3(values, patience, epochs_run):
+    x, y = data()
+    stopper = callbacks.EarlyStopping(patience=patience, baseline=0.5)
+    h = model().fit(x, y, epochs=len(values), verbose=0, validation_split=0.25,
+                    callbacks=[ScriptedLogs("val_loss", values), stopper])
+    assert len(h.history["loss"]) == epochs_run
+    assert stopper.stopped_epoch == (0 if epochs_run == len(values) else epochs_run - 1)
+
+
+def test_early_stopping_a_nan_never_becomes_the_best():
+    x, y = data()
+    stopper = callbacks.EarlyStopping(patience=1)
+    h = model().fit(x, y, epochs=5, verbose=0, validation_split=0.25,
+                    callbacks=[ScriptedLogs("val_loss", [float("nan"), 1.0, 0.9, 0.95, 0.8]), stopper])
+    assert len(h.history["loss"]) == 4 and stopper.best == 0.9 and stopper.best_epoch == 2
+
+
 def test_early_stopping_modes_min_delta_and_baseline():
     x, y = data()
     stopper = callbacks.EarlyStopping(monitor="val_accuracy", patience=1, min_delta=0.05)
@@ -126,8 +148,8 @@ def test_early_stopping_modes_min_delta_and_baseline():
                 callbacks=[ScriptedLogs("val_accuracy", [0.5, 0.53, 0.54, 0.9] + [1.0] * 6), stopper])
     assert stopper.stopped_epoch == 1  # 0.53 is not better than 0.5 by more than 0.05
     base = callbacks.EarlyStopping(monitor="loss", patience=2, baseline=0.1)
-    h = model().fit(x, y, epochs=10, verbose=0, callbacks=[base])
-    assert len(h.history["loss"]) == 2  # improves, but never beats the baseline
+    h = model().fit(x, y, epochs=10, verbose=0, callbacks=[ScriptedLogs("loss", [1.0, 1.1, 1.2] + [2.0] * 7), base])
+    assert len(h.history["loss"]) == 2  # never beats the baseline: the wait counts from the first epoch
     with pytest.warns(UserWarning, match="val_loss"):
         model().fit(x, y, epochs=1, verbose=0, callbacks=[callbacks.EarlyStopping()])
     with pytest.raises(ValueError, match="mode"):
