@@ -492,16 +492,25 @@ class CSVLogger(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training at the first batch whose loss is NaN or infinite.
+    """Stop training at the first batch whose loss is NaN or infinite, or whose gradients are.
 
     The training step never applies the update of a non-finite loss, so the weights
-    stay those of the last good step.
+    stay those of the last good step. With this callback present, ``fit`` also puts
+    back the state a bad step's forward pass changed (BatchNormalization's moving
+    statistics) and skips an update whose gradients are not finite although the loss
+    is (then this callback stops training too): nothing non-finite is written to the
+    weights.
     """
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True
+            return
+        what = getattr(self.model, "_nonfinite_step", None)
+        if what is not None:
+            print(f"Batch {batch}: Invalid {what} (NaN or inf), terminating training")
             self.model.stop_training = True
 
 

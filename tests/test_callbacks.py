@@ -253,6 +253,36 @@ def test_terminate_on_nan_stops_with_the_last_good_weights(capsys):
         assert np.isfinite(now).all()
 
 
+def test_terminate_on_nan_keeps_batch_norm_statistics_finite(capsys):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 3)).astype(np.float32)
+    y = rng.normal(size=(32, 1)).astype(np.float32)
+    x[13, 1] = np.nan  # batch 3 (batch size 4, no shuffling)
+    m = cr.Sequential([layers.Input((3,)), layers.BatchNormalization(), layers.Dense(1)])
+    m.compile(optimizer=cr.optimizers.SGD(0.1), loss="mse")
+    snaps = WeightSnapshots()
+    m.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False, callbacks=[callbacks.TerminateOnNaN(), snaps])
+    assert "Batch 3: Invalid loss, terminating training" in capsys.readouterr().out
+    for now, before in zip(m.get_weights(), snaps.batches[2]):  # moving statistics included
+        np.testing.assert_array_equal(now, before)
+    assert all(np.isfinite(w).all() for w in m.get_weights())
+    assert np.isfinite(m.predict(np.nan_to_num(x))).all()
+
+
+def test_terminate_on_nan_catches_nan_gradients_of_a_finite_loss(capsys):
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32)
+    m = cr.Sequential([layers.Input((3,)), layers.Dense(1, kernel_initializer="zeros")])
+    # d sqrt(s)/ds at s = 0 is inf; times ds/dw = 0 it is NaN, while the loss, sqrt(0), is 0
+    m.compile(optimizer=cr.optimizers.SGD(0.1), loss=lambda yt, yp: ((yp - yt) ** 2).sum().sqrt())
+    with np.errstate(all="ignore"):
+        h = m.fit(x, np.zeros((16, 1), np.float32), batch_size=8, epochs=3, verbose=0,
+                  callbacks=[callbacks.TerminateOnNaN()])
+    assert "Batch 0: Invalid gradients (NaN or inf), terminating training" in capsys.readouterr().out
+    assert h.history["loss"] == [0.0] and m.optimizer.iterations == 0
+    for w in m.get_weights():
+        np.testing.assert_array_equal(w, 0.0)
+
+
 def test_history_is_returned_and_fresh_per_fit():
     x, y = data()
     m = model()

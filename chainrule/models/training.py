@@ -9,7 +9,14 @@ One training step, as in Keras::
 
 A step whose loss is not finite (NaN or inf) applies no update, so the weights
 stay those of the last good step; its loss is still logged, which is what
-``TerminateOnNaN`` watches. The logged ``loss`` and metrics are running means
+``TerminateOnNaN`` watches. With ``TerminateOnNaN`` among the callbacks, ``fit``
+also guards what the forward pass writes in place: it copies the state weights
+(those made with ``trainable=False``, e.g. BatchNormalization's moving mean and
+variance) before each step and puts them back when the step's loss, new state
+or gradients are not finite (a finite loss can still have NaN gradients, e.g.
+sqrt at 0); such a step applies no update and the callback stops training. So
+nothing non-finite reaches the weights. The guard costs a copy of the state and
+a finiteness check of the gradients per step, and only when the callback is there. The logged ``loss`` and metrics are running means
 over the epoch so far, weighted by batch size.
 
 The data (arrays, Tensors, a DataLoader or any iterable of batches) is turned
@@ -50,6 +57,23 @@ def _total_loss(model, loss_fn, y, y_pred, sw):
     return loss
 
 
+def _all_finite(a) -> bool:
+    # A finite sum means every element is finite (inf and NaN propagate); only an overflowing
+    # sum needs the elementwise check.
+    return math.isfinite(a.sum()) or bool(np.isfinite(a).all())
+
+
+def _state_weights(model) -> list:
+    """The weights made with ``trainable=False`` (state the forward pass may update in place)."""
+    out, seen = [], set()
+    for layer in model._flatten_layers():
+        for w in layer._own_weights:
+            if layer._trainable_flags.get(id(w), True) is False and id(w) not in seen:
+                seen.add(id(w))
+                out.append(w)
+    return out
+
+
 class Stepper:
     """The compiled pieces of a model, and the running means of one epoch (or one evaluation)."""
 
@@ -63,6 +87,8 @@ class Stepper:
         self.loss_fn = model.compiled_loss
         self.optimizer = model.optimizer
         self._weights = None
+        self.guard = False  # set by fit when TerminateOnNaN is among the callbacks
+        self._state = None  # guard: the state weights and a buffer for each
         self.reset()
 
     def reset(self):
@@ -86,6 +112,8 @@ class Stepper:
         return out
 
     def train_step(self, x, y, sw):
+        if self.guard:
+            return self._guarded_train_step(x, y, sw)
         model = self.model
         if y is None:
             raise ValueError("fit: the batches carry no targets; give y, or batches of (x, y)")
@@ -97,6 +125,47 @@ class Stepper:
         if math.isfinite(value) and self._weights and total.requires_grad:
             grads = grad(total, self._weights)
             self.optimizer.apply(grads, self._weights)
+        n = _batch_len(x)
+        self.loss_total += value * n
+        self.loss_count += n
+        self._update_metrics(y, y_pred, sw)
+        return self.logs()
+
+    def _guarded_train_step(self, x, y, sw):
+        """``train_step`` that writes nothing non-finite: the state is restored after a bad step."""
+        model = self.model
+        if y is None:
+            raise ValueError("fit: the batches carry no targets; give y, or batches of (x, y)")
+        xb = _wrap(x)
+        if self._state is None:
+            if not model.built:  # make the weights before the first copy (inference: changes nothing)
+                with no_grad():
+                    model(xb, training=False)
+            state = _state_weights(model)
+            self._state = (state, [w.data.copy() for w in state])
+        state, saved = self._state
+        for w, buf in zip(state, saved):
+            np.copyto(buf, w.data)
+        y_pred = model(xb, training=True)
+        total = _total_loss(model, self.loss_fn, y, y_pred, sw)
+        value = float(total.data)
+        if self._weights is None:
+            self._weights = model.trainable_weights
+        bad = None
+        if not math.isfinite(value):
+            bad = "loss"
+        elif not all(_all_finite(w.data) for w in state):
+            bad = "state"
+        elif self._weights and total.requires_grad:
+            grads = grad(total, self._weights)
+            if all(_all_finite(g.data) for g in grads):
+                self.optimizer.apply(grads, self._weights)
+            else:
+                bad = "gradients"
+        if bad is not None:
+            for w, buf in zip(state, saved):
+                w.data[...] = buf
+        model._nonfinite_step = bad
         n = _batch_len(x)
         self.loss_total += value * n
         self.loss_count += n
@@ -153,6 +222,8 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
                            where="fit (validation_data)")
     cb = cbks.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
                            verbose=verbose, epochs=int(epochs), steps=train.steps)
+    stepper.guard = any(isinstance(c, cbks.TerminateOnNaN) for c in cb.callbacks)
+    model._nonfinite_step = None
     model.stop_training = False
     cb.on_train_begin()
     epoch_logs: dict = {}
