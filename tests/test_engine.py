@@ -453,6 +453,55 @@ def test_multi_output_function_gradchecks():
     assert cr.gradgradcheck(lambda x: TwoOutputs.apply(x), [t64([0.5, -1.5])])
 
 
+class ExpPair(Function):
+    """(y1, y2) = (e^x, e^-x), saved with save_output().  dL/dx = g1 y1 - g2 y2."""
+
+    def forward(self, x):
+        self.save_output()
+        return np.exp(x), np.exp(-x)
+
+    def backward(self, g1, g2):
+        y1, y2 = self.output  # a multi-output Function's saved output is the tuple of its outputs
+        assert [t.data for t in self.outputs] == [y1.data, y2.data] and y1._ctx is self and y2._out_idx == 1
+        return g1 * y1 - g2 * y2
+
+
+def test_multi_output_function_saves_its_outputs():
+    x = t64([0.5, -1.0])
+    y1, y2 = ExpPair.apply(x)
+    (y1 * 2.0 + y2 * 3.0).sum().backward()
+    close(x.grad, 2.0 * np.exp(x.numpy()) - 3.0 * np.exp(-x.numpy()))
+
+
+def test_multi_output_saved_output_dropped_by_the_caller():
+    """Only the second output is used and the first is gone: backward still reads both."""
+    x = t64([0.5, -1.0])
+    y1, y2 = ExpPair.apply(x)
+    r1 = weakref.ref(y1)
+    del y1
+    gc.collect()
+    assert r1() is None
+    (g,) = cr.grad((y2 * 3.0).sum(), [x])
+    close(g, -3.0 * np.exp(-x.numpy()))
+
+
+def test_multi_output_saved_output_second_order():
+    assert cr.gradcheck(lambda x: ExpPair.apply(x), [t64([0.5, -1.5])])
+    assert cr.gradgradcheck(lambda x: ExpPair.apply(x), [t64([0.5, -1.5])])
+    x = t64([0.5, -1.5])
+    y1, y2 = ExpPair.apply(x)
+    del y1  # its Tensor is rebuilt from the saved array, still linked to the node
+    (g,) = cr.grad(y2.sum(), [x], create_graph=True)
+    (h,) = cr.grad(g.sum(), [x])
+    close(h, np.exp(-x.numpy()))
+
+
+def test_single_output_outputs_is_a_tuple():
+    x = t64([0.1, 0.2])
+    y = cr.exp(x)
+    assert y._ctx.outputs == (y,) and y._ctx.output is y
+
+
 class WrongCube(Function):
     """y = x^3 with a deliberately wrong backward (2x^2 instead of 3x^2)."""
 

@@ -60,7 +60,20 @@ def _as_grad(g, t: Tensor, where: str) -> Tensor:
             )
         return Tensor._wrap(backend.xp.ones_like(t.data))
     if not isinstance(g, Tensor):
-        g = Tensor._wrap(backend.xp.asarray(g, dtype=t.data.dtype))
+        # A plain array or list is data for the gradient: it takes the output's dtype.
+        try:
+            g = Tensor._wrap(backend.xp.asarray(g, dtype=t.data.dtype))
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{where}: the gradient for an output of shape {t.shape} must be a Tensor or an array of numbers, "
+                f"got {type(g).__name__}"
+            ) from None
+    elif g.data.dtype != t.data.dtype:
+        # A Tensor is not cast silently: a float64 gradient would make the leaves' .grad float64.
+        raise TypeError(
+            f"{where}: gradient of dtype {g.data.dtype} for an output of dtype {t.data.dtype} and shape {t.shape}; "
+            f"pass a gradient of the output's dtype (e.g. g.astype('{t.data.dtype}'))"
+        )
     if g.shape != t.shape:
         raise ValueError(f"{where}: gradient shape {g.shape} does not match output shape {t.shape}")
     return g

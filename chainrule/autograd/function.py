@@ -11,7 +11,8 @@ A subclass writes two methods:
 
 ``self.inputs`` holds the input Tensors during backward; ``self.output``
 (after ``save_output()`` in forward) the output Tensor, e.g. for
-``d sigmoid = y (1 - y)``.
+``d sigmoid = y (1 - y)`` -- for a Function with several outputs, the tuple of
+them (``self.outputs`` is always a tuple).
 
 ``Cls.apply(*tensors, **params)`` runs forward and, when grad mode is on and
 an input requires grad, records the node. The docstring of every subclass
@@ -48,11 +49,32 @@ class Function:
         self._save_out = True
 
     @property
-    def output(self) -> Tensor:
-        out = self._out_ref() if self._out_ref is not None else None
+    def output(self):
+        """The output Tensor saved by ``save_output()``; for a multi-output Function, the tuple of them."""
+        ref = self._out_ref
+        if type(ref) is list:
+            return self.outputs
+        out = ref() if ref is not None else None
         if out is None:
             raise RuntimeError(f"{type(self).__name__}.backward: the saved output is gone")
         return out
+
+    @property
+    def outputs(self) -> tuple:
+        """The saved outputs as a tuple (one Tensor for a single-output Function).
+
+        A multi-output Function keeps its output arrays (not the Tensors, which would make a
+        reference cycle); an output Tensor the caller has already dropped is rebuilt from its
+        array as a handle on the same node, so gradients through it still reach this Function.
+        """
+        ref = self._out_ref
+        if type(ref) is not list:
+            return (self.output,)
+        res = []
+        for i, (r, arr) in enumerate(zip(ref, self._out_arrays)):
+            t = r()
+            res.append(_wrap(arr, self, i) if t is None else t)
+        return tuple(res)
 
     def release(self) -> None:
         """Drop what backward needed (inputs, saved arrays) once it has run."""
@@ -90,6 +112,7 @@ class Function:
             res = tuple(_wrap(o, fn, i) for i, o in enumerate(out))
             if fn._save_out:
                 fn._out_ref = [weakref.ref(r) for r in res]
+                fn._out_arrays = out
             return res
         res = _new(Tensor)
         res.data = out

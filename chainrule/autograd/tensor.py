@@ -21,7 +21,9 @@ class Tensor:
     explicit dtype becomes ``cr.floatx()`` (float32 by default).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_out_idx", "_retains_grad", "name", "__weakref__")
+    # _keras_logits (unset unless a softmax/sigmoid made this tensor): (op class, logits Tensor, axes), read by the losses
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_out_idx", "_retains_grad", "name", "_keras_logits",
+                 "__weakref__")
     # Make ``ndarray + Tensor`` defer to Tensor.__radd__ instead of broadcasting elementwise.
     __array_priority__ = 1000.0
     __array_ufunc__ = None
@@ -148,7 +150,8 @@ class Tensor:
     def backward(self, grad=None, create_graph: bool = False, retain_graph: bool | None = None) -> None:
         """Backpropagate from this tensor; gradients accumulate into ``.grad`` of leaves.
 
-        ``grad`` is dL/dself (defaults to 1 for a one-element tensor). With
+        ``grad`` is dL/dself (defaults to 1 for a one-element tensor): a Tensor of this
+        tensor's dtype, or an array or list (converted to that dtype). With
         ``create_graph=True`` the backward pass is itself recorded, so the
         gradients can be differentiated again.
         """
@@ -178,10 +181,18 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
-def ensure_tensor(value, like: Tensor | None = None) -> Tensor:
-    """Turn a scalar or array-like into a Tensor; Python scalars take ``like``'s float dtype."""
+def ensure_tensor(value, like: Tensor | None = None, op: str | None = None) -> Tensor:
+    """Turn a scalar or array-like into a Tensor; Python scalars take ``like``'s float dtype.
+
+    With ``op`` given, a value that is not numeric data raises a TypeError that names the op.
+    """
     if isinstance(value, Tensor):
         return value
+    if op is not None:
+        try:
+            return ensure_tensor(value, like)
+        except (TypeError, ValueError):
+            raise TypeError(f"{op}: expected a Tensor, a number or an array of numbers, got {_short_repr(value)}") from None
     if like is not None:
         dt = like.data.dtype
         if dt.kind == "f":
@@ -192,6 +203,14 @@ def ensure_tensor(value, like: Tensor | None = None) -> Tensor:
             if arr.ndim == 0 and arr.dtype.kind in "fiub":
                 return Tensor._wrap(arr.astype(dt))
     return Tensor._wrap(backend.as_array(value))
+
+
+def _short_repr(value, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, with its type: for error messages."""
+    r = repr(value)
+    if len(r) > limit:
+        r = r[: limit - 3] + "..."
+    return f"{r} (of type {type(value).__name__})"
 
 
 __all__ = ["Tensor", "tensor", "ensure_tensor", "is_grad_enabled"]
