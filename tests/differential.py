@@ -7,9 +7,12 @@ names (and NumPy-style arguments) for chainrule (``CR``) and for PyTorch (``TH``
 
 ``check`` builds the inputs in both libraries, runs ``fn`` in each, and compares
 
-* the forward values (and shapes and dtypes) of every output, and
+* the forward values (and shapes and dtypes) of every output, and whether it requires grad,
 * the gradient of every float input w.r.t. ``sum_k sum(out_k * v_k)`` for fixed
-  random cotangents ``v_k`` -- the vector-Jacobian product each backward computes.
+  random cotangents ``v_k`` -- the vector-Jacobian product each backward computes --
+  through ``cr.grad`` (which must leave ``.grad`` alone), and
+* the same gradients through the other path, ``backward()`` accumulating into each
+  leaf's ``.grad`` (on a fresh forward pass), with their dtypes.
 
 Inputs are NumPy arrays: float arrays become differentiable tensors of the test's
 dtype; integer and bool arrays become constant tensors (indices, masks, conditions);
@@ -18,6 +21,8 @@ whose chainrule array is a non-contiguous view. PyTorch is the oracle, so it is 
 with ``pytest.importorskip`` and the tests skip cleanly where it is missing.
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pytest
@@ -180,10 +185,14 @@ class _TorchNamespace:
         return self._reduce(_torch().mean, x, axis, keepdims)
 
     def var(self, x, axis=None, keepdims=False, ddof=0):
-        return self._reduce(_torch().var, x, axis, keepdims, correction=ddof)
+        with warnings.catch_warnings():  # torch warns of "degrees of freedom <= 0" over an empty axis (NaN, as NumPy)
+            warnings.simplefilter("ignore", UserWarning)
+            return self._reduce(_torch().var, x, axis, keepdims, correction=ddof)
 
     def std(self, x, axis=None, keepdims=False, ddof=0):
-        return self._reduce(_torch().std, x, axis, keepdims, correction=ddof)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return self._reduce(_torch().std, x, axis, keepdims, correction=ddof)
 
     def max(self, x, axis=None, keepdims=False):
         return self._reduce(_torch().amax, x, axis, keepdims)
@@ -304,10 +313,12 @@ def _to_numpy(t):
     return t.detach().numpy()
 
 
-def check(fn, *inputs, dtype="float32", grad=True, rtol=None, atol=None, grad_rtol=None, grad_atol=None, seed=0):
+def check(fn, *inputs, dtype="float32", grad=True, rtol=None, atol=None, grad_rtol=None, grad_atol=None, seed=0,
+          accumulate=True):
     """Run ``fn(lib, *inputs)`` in chainrule and in PyTorch; assert that values and gradients agree.
 
-    Returns the chainrule outputs (a list) for further checks.
+    With ``accumulate`` (the default) the gradients are also taken through ``backward()`` into
+    ``.grad``. Returns the chainrule outputs (a list) for further checks.
     """
     torch = _torch()
     tol = TOLERANCES[dtype]
@@ -325,8 +336,13 @@ def check(fn, *inputs, dtype="float32", grad=True, rtol=None, atol=None, grad_rt
         assert isinstance(a, cr.Tensor), f"output {k} is a {type(a).__name__}, not a Tensor"
         an, bn = _to_numpy(a), _to_numpy(b)
         assert an.shape == bn.shape, f"output {k}: shape {an.shape} in chainrule, {bn.shape} in torch"
+        assert a.requires_grad == b.requires_grad, (
+            f"output {k}: requires_grad is {a.requires_grad} in chainrule, {b.requires_grad} in torch"
+        )
         if bn.dtype.kind == "f":
-            assert an.dtype == np.dtype(dtype), f"output {k}: dtype {an.dtype}, expected {dtype}"
+            # torch's dtype: the test's for float inputs, torch's default float (float32) for
+            # integer-only arithmetic such as int / int, which chainrule gives as cr.floatx().
+            assert an.dtype == bn.dtype, f"output {k}: dtype {an.dtype} in chainrule, {bn.dtype} in torch"
             np.testing.assert_allclose(an, bn, rtol=rtol, atol=atol, err_msg=f"forward output {k}")
         else:
             assert an.dtype.kind == bn.dtype.kind, f"output {k}: dtype {an.dtype} in chainrule, {bn.dtype} in torch"
@@ -348,11 +364,29 @@ def check(fn, *inputs, dtype="float32", grad=True, rtol=None, atol=None, grad_rt
     th_grads = torch.autograd.grad(
         [b for _, b, _ in pairs], [th_in[k] for k in diff], [torch.from_numpy(v) for _, _, v in pairs], allow_unused=True
     )
+    expected = {}
     for k, ga, gb in zip(diff, cr_grads, th_grads):
         shape = tuple(cr_in[k].shape)
         ga = np.zeros(shape) if ga is None else _check_grad_array(ga, shape, dtype, k)
         gb = np.zeros(shape) if gb is None else gb.numpy()
         np.testing.assert_allclose(ga, gb, rtol=grad_rtol, atol=grad_atol, err_msg=f"gradient of input {k}")
+        expected[k] = gb
+    for k in diff:
+        assert cr_in[k].grad is None, f"cr.grad wrote .grad of input {k}"
+    if not accumulate:
+        return cr_out
+
+    # The other path: a fresh forward pass, then backward() accumulating into the leaves' .grad.
+    again = _as_list(fn(CR, *cr_in))
+    diffs = [k for k, (a, b) in enumerate(zip(cr_out, th_out)) if _to_numpy(b).dtype.kind == "f" and b.requires_grad]
+    cr.autograd.backward([again[k] for k in diffs], [cr.tensor(v, dtype=dtype) for _, _, v in pairs])
+    for k in diff:
+        g = cr_in[k].grad
+        shape = tuple(cr_in[k].shape)
+        got = np.zeros(shape) if g is None else _check_grad_array(g, shape, dtype, k)
+        np.testing.assert_allclose(got, expected[k], rtol=grad_rtol, atol=grad_atol,
+                                   err_msg=f"gradient of input {k} accumulated by backward() into .grad")
+        cr_in[k].grad = None
     return cr_out
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+import chainrule as cr
 from differential import const, strided
 
 _rng = np.random.default_rng(20240607)
@@ -315,6 +316,154 @@ case("matmul", "strided", lambda L, a, b: L.matmul(a, b), strided(rn(2, 3)), str
 case("matmul", "const_operand", lambda L, a, b: L.matmul(a, b), rn(2, 3), const(rn(3, 2)))
 case("@", "chain", lambda L, a, b, c: (a @ b) @ c, rn(2, 3), rn(3, 4), rn(4, 2))
 case("@", "same_tensor", lambda L, a: a @ a, rn(3, 3))
+
+
+# ------------------------------------------------------------------------ x ** 0 and 0 ** b (PyTorch's masks)
+# d/dx x^0 = 0 even at x = 0 (not 0 * 0^-1 = nan); d/da a^b = 0 where b = 0; d/db a^b = 0 where a = 0, b >= 0.
+case("**", "zero_power_at_zero", lambda L, x: x**0, np.array([0.0, 1.5, -2.0, 0.0]))
+case("**", "zero_float_power_at_zero", lambda L, x: x**0.0, np.array([0.0, -1.0]))
+case(
+    "**", "tensor_zero_exponent_at_zero",
+    lambda L, a, b: a**b, np.array([0.0, 0.0, 0.5, 2.0]), np.array([0.0, 1.0, 0.0, 0.0]),
+    gradcheck=False,  # central differences in b at a = 0 leave the domain (0^-eps)
+)
+case("**", "const_zero_exponent_at_zero", lambda L, a, b: a**b, np.array([0.0, 1.5, 0.0]), const(np.array([0.0, 0.0, 2.0])))
+
+# ------------------------------------------------------------------------ integer arithmetic: dtypes as PyTorch
+# int op int stays int, except true division (and a float power), which give the default float (float32).
+_i34 = np.array([[1, 2, 3, 4], [-2, 5, 7, 1], [3, 3, -1, 6]])
+_j34 = np.array([[2, 1, 3, 5], [1, 4, 2, 2], [5, 3, 1, 2]])  # positive: divisors, exponents, square roots
+for sym, f in _BIN.items():
+    case(sym, "int_int", lambda L, a, b, f=f: f(a, b), _i34, _j34, differentiable=False)
+    case(sym, "int_python_int", lambda L, a, f=f: f(a, 2), _i34, differentiable=False)
+    case(sym, "python_int_int", lambda L, b, f=f: f(3, b), _j34, differentiable=False)
+    case(sym, "int_python_float", lambda L, a, f=f: f(a, 2.5), _i34, differentiable=False)
+    case(sym, "int_with_float", lambda L, a, x, f=f: f(a, x), _i34, pos(3, 4))
+    case(sym, "float_with_int", lambda L, x, a, f=f: f(x, a), rn(3, 4), _j34)
+case("/", "int_0d_int", lambda L, a, b: a / b, np.array(7), np.array(2), differentiable=False)
+case("**", "int_int", lambda L, a, b: a**b, _i34, _j34, differentiable=False)
+case("**", "int_python_int", lambda L, a: a**2, _i34, differentiable=False)
+case("**", "int_sqrt", lambda L, a: a**0.5, _j34, differentiable=False)
+case("**", "int_float_power", lambda L, a: a**2.0, _i34, differentiable=False)
+case("**", "python_int_base", lambda L, b: 2**b, _j34, differentiable=False)
+case("**", "python_float_base_int", lambda L, b: 1.5**b, _j34, differentiable=False)
+case("**", "float_base_int_exponent", lambda L, x, b: x**b, rn(3, 4), _j34)
+case("unary -", "int", lambda L, a: -a, _i34, differentiable=False)
+
+# ------------------------------------------------------------------------ empty tensors
+for sym in ("+", "*"):
+    case(sym, "empty", lambda L, a, b, f=_BIN[sym]: f(a, b), rn(0, 3), rn(3))
+    case(sym, "empty_bcast", lambda L, a, b, f=_BIN[sym]: f(a, b), rn(0, 1), rn(2, 1, 3))
+case("exp", "empty", lambda L, x: L.exp(x), rn(0, 3))
+case("unary -", "empty", lambda L, x: -x, rn(2, 0))
+for name in ("sum", "mean", "var", "std", "max", "min", "logsumexp"):
+    case(name, "empty_other_axis", lambda L, x, n=name: getattr(L, n)(x, axis=1), rn(0, 3))
+    case(name, "empty_other_axis_keep", lambda L, x, n=name: getattr(L, n)(x, axis=-1, keepdims=True), rn(0, 3))
+case("sum", "empty_axis", lambda L, x: L.sum(x, axis=0), rn(0, 3))
+case("sum", "empty_all", lambda L, x: L.sum(x), rn(0, 3))
+for name in ("mean", "var", "std"):  # NaN (0/0), as NumPy and PyTorch; the NaN factor spoils second order
+    case(name, "empty_axis", lambda L, x, n=name: getattr(L, n)(x, axis=0), rn(0, 3), gradcheck=False)
+case("logsumexp", "empty_axis", lambda L, x: L.logsumexp(x, axis=0), rn(0, 3))  # log of an empty sum: -inf
+case("logsumexp", "empty_axis_keep", lambda L, x: L.logsumexp(x, axis=(0, 1), keepdims=True), rn(2, 0))
+case("argmax", "empty_other_axis", lambda L, x: L.argmax(x, axis=1), rn(0, 3), differentiable=False)
+case("argmin", "empty_other_axis", lambda L, x: L.argmin(x, axis=-1), rn(0, 3), differentiable=False)
+case("reshape", "empty", lambda L, x: L.reshape(x, (3, 0)), rn(0, 3))
+case("transpose", "empty", lambda L, x: L.transpose(x), rn(0, 3))
+case("flatten", "empty", lambda L, x: L.flatten(x), rn(2, 0, 3))
+case("t[index]", "empty_slice", _ix(slice(2, 2)), rn(3, 4))
+case("t[index]", "empty_int_array", _ix(np.array([], dtype=np.int64)), rn(3, 4))
+case("concatenate", "empty_member", lambda L, a, b: L.concatenate([a, b]), rn(0, 3), rn(2, 3))
+case("stack", "empty", lambda L, a, b: L.stack([a, b], axis=1), rn(0, 2), rn(0, 2))
+case("split", "empty", lambda L, x: L.split(x, 2, axis=1), rn(0, 4))
+case("pad", "empty", lambda L, x: L.pad(x, 1), rn(0, 3))
+case("matmul", "empty_rows", lambda L, a, b: L.matmul(a, b), rn(0, 3), rn(3, 2))
+case("@", "empty_inner", lambda L, a, b: a @ b, rn(2, 0), rn(0, 3))
+case("where", "empty", lambda L, c, a, b: L.where(c, a, b), np.zeros((0, 3), dtype=bool), rn(0, 3), rn(3))
+case("clip", "empty", lambda L, x: L.clip(x, -0.5, 0.5), rn(0, 3))
+case("maximum", "empty", lambda L, a, b: L.maximum(a, b), rn(0, 3), rn(3))
+case("==", "empty", lambda L, a, b: a == b, rn(0, 3), rn(3), differentiable=False)
+
+# ------------------------------------------------------------------------ non-contiguous (transposed) and 0-d inputs
+for sym, f in _CMP.items():
+    case(sym, "transposed", lambda L, a, b, f=f: f(L.transpose(a), b), rn(4, 3), rn(3, 4), differentiable=False)
+    case(sym, "0d", lambda L, a, b, f=f: f(a, b), rn(), rn(), differentiable=False)
+    case(sym, "0d_with_matrix", lambda L, a, b, f=f: f(a, b), rn(), rn(2, 3), differentiable=False)
+case("where", "transposed", lambda L, c, a, b: L.where(L.transpose(c), L.transpose(a), b), _c34.T.copy(), rn(4, 3), rn(3, 4))
+case("where", "0d", lambda L, c, a, b: L.where(c, a, b), np.array(True), rn(), rn())
+case("swapaxes", "transposed", lambda L, x: L.swapaxes(L.transpose(x), 0, 2), rn(4, 3, 2))
+case("swapaxes", "0d", lambda L, x: L.swapaxes(x, 0, -1) * 1.0, rn())
+case("squeeze", "transposed", lambda L, x: L.squeeze(L.transpose(x), 1), rn(2, 1, 3))
+case("expand_dims", "transposed", lambda L, x: L.expand_dims(L.transpose(x), 1), rn(4, 3))
+case("stack", "transposed", lambda L, a, b: L.stack([L.transpose(a), b], axis=1), rn(3, 2), rn(2, 3))
+case("split", "transposed", lambda L, x: L.split(L.transpose(x), [1, 3], axis=1), rn(4, 2))
+case("pad", "transposed", lambda L, x: L.pad(L.transpose(x), ((1, 0), (0, 2))), rn(3, 2))
+case("pad", "0d", lambda L, x: L.pad(x, 1) * 1.0, rn())
+case("@", "transposed", lambda L, a, b: L.transpose(a) @ L.transpose(b), rn(3, 2), rn(4, 3))
+case("@", "transposed_batched", lambda L, a, b: L.swapaxes(a, 1, 2) @ b, rn(2, 3, 2), rn(2, 3, 4))
+
+# ------------------------------------------------------------------------ clip with tensor bounds, integer clip
+case("clip", "tensor_bounds", lambda L, x, lo, hi: L.clip(x, lo, hi), rn(3, 4), rn(3, 4, scale=0.3) - 0.6, rn(4, scale=0.3) + 0.6)
+case("clip", "tensor_lower_only", lambda L, x, lo: L.clip(x, lo, None), rn(3, 4), rn(4))
+case("clip", "tensor_upper_only", lambda L, x, hi: L.clip(x, None, hi), rn(3, 4), rn(3, 1))
+case("clip", "tensor_bound_broadcasts_x", lambda L, x, lo: L.clip(x, lo, None), rn(3), rn(2, 3))
+case("clip", "const_tensor_bounds", lambda L, x, lo, hi: L.clip(x, lo, hi), rn(3, 4), const(rn(4) - 1.0), const(rn(3, 1) + 1.0))
+case(
+    "clip", "tensor_bounds_edges",  # on the bounds (gradient to x), and min > max (the result is max)
+    lambda L, x, lo, hi: L.clip(x, lo, hi),
+    np.array([0.0, 0.8, 1.0, 2.0, -1.0, 0.5]), np.array([0.0, 0.8, 0.0, 3.0, -2.0, 1.0]),
+    np.array([1.0, 1.0, 1.0, 2.5, -1.5, 0.0]), gradcheck=False,
+)
+case("clip", "int_float_bounds", lambda L, a: L.clip(a, 2.5, 6), np.array([1, 5, 9]), differentiable=False)
+case("clip", "int_int_bounds", lambda L, a: L.clip(a, 2, 6), np.array([1, 5, 9]), differentiable=False)
+case("clip", "int_tensor_bounds", lambda L, a, lo: L.clip(a, lo, None), np.array([1, 5, 9]), np.array([2, 2, 10]), differentiable=False)
+
+# ------------------------------------------------------------------------ maximum / minimum with NaN (PyTorch: both get it)
+for name in ("maximum", "minimum"):
+    case(
+        name, "nan", lambda L, a, b, n=name: getattr(L, n)(a, b),
+        np.array([np.nan, 1.0, np.nan, 2.0, 3.0]), np.array([1.0, np.nan, np.nan, 2.0, -1.0]), gradcheck=False,
+    )
+
+
+# ------------------------------------------------------------------------ method forms
+# Each op of DESIGN.md's list that NumPy or PyTorch also offers as a method: (function form, method
+# form: one call, or a list of equivalent calls) on the same inputs; test_ops_methods.py checks that
+# both give the same values and gradients.
+# concatenate and stack are functions only (as in NumPy and PyTorch).
+_UNARY = ("abs", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu")
+METHODS = {name: (lambda x, y, n=name: getattr(cr, n)(x), lambda x, y, n=name: getattr(x, n)()) for name in _UNARY}
+METHODS.update({
+    "maximum": (lambda x, y: cr.maximum(x, y), lambda x, y: x.maximum(y)),
+    "minimum": (lambda x, y: cr.minimum(x, y), lambda x, y: x.minimum(y)),
+    "clip": (lambda x, y: cr.clip(x, 0.7, 1.5), lambda x, y: x.clip(0.7, 1.5)),
+    "where": (lambda x, y: cr.where(x > 1.0, x, y), lambda x, y: x.where(x > 1.0, y)),
+    "argmax": (lambda x, y: cr.argmax(x, axis=1), lambda x, y: x.argmax(axis=1)),
+    "argmin": (lambda x, y: cr.argmin(x, 0, True), lambda x, y: x.argmin(0, True)),
+    "reshape": (lambda x, y: cr.reshape(x, (4, 3)), lambda x, y: [x.reshape(4, 3), x.reshape((4, 3))]),
+    "transpose": (lambda x, y: cr.transpose(x), lambda x, y: [x.transpose(), x.T, x.transpose(1, 0)]),
+    "swapaxes": (lambda x, y: cr.swapaxes(x, 0, 1), lambda x, y: x.swapaxes(0, 1)),
+    "broadcast_to": (lambda x, y: cr.broadcast_to(x, (2, 3, 4)), lambda x, y: [x.broadcast_to((2, 3, 4)), x.broadcast_to(2, 3, 4)]),
+    "expand_dims": (lambda x, y: cr.expand_dims(x, (0, 2)), lambda x, y: x.expand_dims((0, 2))),
+    "squeeze": (lambda x, y: cr.squeeze(cr.expand_dims(x, 1), 1), lambda x, y: x.expand_dims(1).squeeze(1)),
+    "flatten": (lambda x, y: cr.flatten(x), lambda x, y: x.flatten()),
+    "t[index]": (lambda x, y: cr.getitem(x, (slice(1, None), [0, 2])), lambda x, y: x[1:, [0, 2]]),
+    "pad": (lambda x, y: cr.pad(x, ((1, 0), (0, 2))), lambda x, y: x.pad(((1, 0), (0, 2)))),
+    "split": (lambda x, y: cr.split(x, 2, axis=1), lambda x, y: [x.split(2, axis=1)]),  # one form (a list of pieces)
+    "matmul": (lambda x, y: cr.matmul(x, y.T), lambda x, y: x.matmul(y.T)),
+    # the arithmetic functions, as PyTorch's methods of the same names
+    "add": (lambda x, y: cr.add(x, y), lambda x, y: x.add(y)),
+    "subtract": (lambda x, y: cr.subtract(x, y), lambda x, y: x.subtract(y)),
+    "multiply": (lambda x, y: cr.multiply(x, y), lambda x, y: x.multiply(y)),
+    "divide": (lambda x, y: cr.divide(x, y), lambda x, y: x.divide(y)),
+    "power": (lambda x, y: cr.power(x, y), lambda x, y: x.power(y)),
+    "negative": (lambda x, y: cr.negative(x), lambda x, y: x.negative()),
+})
+for _name in ("sum", "mean", "var", "std", "max", "min", "logsumexp"):
+    METHODS[_name] = (
+        lambda x, y, n=_name: getattr(cr, n)(x, axis=1, keepdims=True),
+        lambda x, y, n=_name: [getattr(x, n)(axis=1, keepdims=True), getattr(x, n)(1, True)],
+    )
+METHODLESS = {"concatenate", "stack"}
 
 
 def ids(cases):

@@ -99,9 +99,10 @@ def test_reduction_repeated_and_non_int_axis():
         (lambda x: cr.clip(x), r"clip: at least one of min and max"),
         (lambda x: cr.clip(x, 1.0, 0.0), r"clip: min 1.0 is greater than max 0.0"),
         (lambda x: cr.var(cr.ones(1), ddof=1), r"var: 1 elements with ddof=1"),
-        (lambda x: cr.max(cr.ones(0)), r"max: reduction over an empty tensor of shape \(0,\)"),
-        (lambda x: cr.mean(cr.ones(0, 3), 0), r"mean: cannot average over an empty axis.*\(0, 3\)"),
-        (lambda x: cr.argmax(cr.ones(0)), r"argmax: empty tensor of shape \(0,\)"),
+        (lambda x: cr.max(cr.ones(0)), r"max: reduction over an empty axis \(0\) of a tensor of shape \(0,\)"),
+        (lambda x: cr.min(cr.ones(2, 0), axis=1), r"min: reduction over an empty axis \(1\) of a tensor of shape \(2, 0\)"),
+        (lambda x: cr.argmax(cr.ones(0)), r"argmax: no max over an empty tensor of shape \(0,\)"),
+        (lambda x: cr.argmin(cr.ones(0, 3), axis=0), r"argmin: no min over the empty axis 0 of a tensor of shape \(0, 3\)"),
     ],
 )
 def test_shape_ops_bad_arguments(fn, pattern):
@@ -170,3 +171,86 @@ def test_creation_bad_shapes():
         cr.arange(0, 3, 0)
     with pytest.raises(ValueError, match="set_floatx: unknown float dtype"):
         cr.set_floatx("float8")
+
+
+# ------------------------------------------------------------------------------ bad operands name the op
+_X = cr.ones(3)
+_BOOL = cr.tensor([True, False])
+
+
+@pytest.mark.parametrize(
+    "fn, error, pattern",
+    [
+        (lambda: _X + "a", TypeError, r"^add: unsupported operand 'a' \(of type str\) with a tensor of shape \(3,\)"),
+        (lambda: "a" * _X, TypeError, r"^multiply: unsupported operand 'a'.*shape \(3,\)"),
+        (lambda: _X @ "a", TypeError, r"^matmul: unsupported operand 'a'.*shape \(3,\)"),
+        (lambda: _X < "a", TypeError, r"^less: unsupported operand 'a'"),
+        (lambda: _X + [[1.0], [2.0, 3.0]], TypeError, r"^add: unsupported operand \[\[1.0\], \[2.0, 3.0\]\]"),
+        (lambda: cr.exp("a"), TypeError, r"^exp: expected a Tensor, a number or an array of numbers, got 'a'"),
+        (lambda: cr.sum("a"), TypeError, r"^sum: expected a Tensor"),
+        (lambda: cr.negative({}), TypeError, r"^negative: expected a Tensor.*dict"),
+        (lambda: _BOOL - _BOOL, TypeError, r"^subtract: cannot subtract two bool tensors \(shapes \(2,\) and \(2,\)\)"),
+        (lambda: -_BOOL, TypeError, r"^negative: cannot negate a bool tensor \(shape \(2,\)\)"),
+        (lambda: cr.tensor([1, 2]) ** -1, ValueError,
+         r"^power: integers to negative integer powers are not allowed \(base of shape \(2,\) and dtype int64, exponent -1\)"),
+        (lambda: cr.tensor([1, 2]) ** cr.tensor([1, -2]), ValueError,
+         r"^power: integers to negative integer powers.*exponent tensor of shape \(2,\)"),
+        (lambda: cr.ones(2, 3).reshape(2.5), TypeError, r"^reshape: the new shape must be ints, got \(2.5,\) \(tensor of shape \(2, 3\)\)"),
+        (lambda: cr.broadcast_to(_X, ("a", 3)), TypeError, r"^broadcast_to: the shape must be ints"),
+        (lambda: cr.split(cr.ones(4), 2.5), TypeError, r"^split: indices_or_sections must be an int or a sequence of ints, got 2.5"),
+        (lambda: cr.split(cr.ones(4), [1.5]), TypeError, r"^split: indices_or_sections must be.*\[1.5\]"),
+        (lambda: cr.split(cr.tensor(1.0), 1), ValueError, r"^split: a 0-d tensor cannot be split"),
+        (lambda: cr.transpose(cr.ones(2, 3), ("a", "b")), TypeError, r"^transpose: axes must be ints, got \('a', 'b'\) \(tensor of shape \(2, 3\)\)"),
+        (lambda: cr.swapaxes(cr.ones(2, 3), "a", 0), TypeError, r"^swapaxes: axes must be ints"),
+        (lambda: cr.swapaxes(cr.tensor(1.0), 0, 1), ValueError, r"^swapaxes: axes \(0, 1\) out of range.*\(\)"),
+        (lambda: cr.squeeze(cr.ones(1, 3), "a"), TypeError, r"^squeeze: axis must be an int or a tuple of ints, got 'a'"),
+        (lambda: cr.squeeze(cr.ones(1, 3), (0, -2)), ValueError, r"^squeeze: repeated axis in \(0, -2\)"),
+        (lambda: cr.expand_dims(_X, 1.0), TypeError, r"^expand_dims: axis must be an int or a tuple of ints, got 1.0"),
+        (lambda: cr.expand_dims(_X, (0, 0)), ValueError, r"^expand_dims: repeated axis in \(0, 0\) \(tensor of shape \(3,\)\)"),
+        (lambda: cr.expand_dims(_X, (0, -3)), ValueError, r"^expand_dims: repeated axis in \(0, -3\)"),
+        (lambda: cr.clip(_X, "a"), TypeError, r"^clip: min must be a number, an array or a Tensor, got 'a'"),
+        (lambda: cr.clip(_X, None, "b"), TypeError, r"^clip: max must be a number, an array or a Tensor, got 'b'"),
+        (lambda: cr.clip(_X, cr.zeros(2)), ValueError, r"^clip: x and the bounds of shapes \(3,\), \(2,\) cannot be broadcast"),
+        (lambda: cr.clip("a", 0.0), TypeError, r"^clip: expected a Tensor"),
+        (lambda: cr.where(cr.ones(3), _X, _X), TypeError, r"^where: condition must be a bool tensor.*float32 and shape \(3,\)"),
+        (lambda: cr.where([1, 0, 1], _X, _X), TypeError, r"^where: condition must be a bool tensor.*int64"),
+        (lambda: cr.sum(cr.tensor(1.0), axis=(0, 0)), ValueError, r"^sum: repeated axis in \(0, 0\)"),
+        (lambda: cr.mean(cr.tensor(1.0), axis=(0, -1)), ValueError, r"^mean: repeated axis in \(0, -1\)"),
+        (lambda: cr.max(cr.ones(0, 3), axis=0), ValueError, r"^max: reduction over an empty axis \(0\) of a tensor of shape \(0, 3\)"),
+        (lambda: cr.concatenate([_X, "a"]), TypeError, r"^concatenate: expected a Tensor"),
+    ],
+)
+def test_bad_operands_and_arguments_name_the_op(fn, error, pattern):
+    with pytest.raises(error, match=pattern):
+        fn()
+
+
+def test_numpy_integers_are_accepted_as_axes_and_sections():
+    t = cr.ones(1, 3)
+    assert cr.squeeze(t, np.int64(0)).shape == (3,)
+    assert cr.squeeze(t, (np.int32(0),)).shape == (3,)
+    assert cr.expand_dims(t, np.int64(0)).shape == (1, 1, 3)
+    assert cr.expand_dims(t, (np.int64(0), np.int64(-1))).shape == (1, 1, 3, 1)
+    assert [p.shape for p in cr.split(cr.ones(4), np.int64(2))] == [(2,), (2,)]
+    assert [p.shape for p in cr.split(cr.ones(5), np.array([1, 3]))] == [(1,), (2,), (2,)]
+    assert cr.swapaxes(cr.ones(2, 3), np.int64(0), np.int64(1)).shape == (3, 2)
+
+
+def test_backward_gradient_of_another_dtype():
+    """A gradient Tensor of another dtype is an error (it would make a float32 leaf's .grad float64);
+    an array or list is data for the gradient and takes the output's dtype."""
+    x = cr.tensor(np.ones(A), requires_grad=True)
+    g64 = cr.tensor(np.ones(A), dtype="float64")
+    with pytest.raises(TypeError, match=r"^backward: gradient of dtype float64 for an output of dtype float32 and shape \(3, 4\)"):
+        (x * 2.0).backward(g64)
+    with pytest.raises(TypeError, match=r"^grad: gradient of dtype float64 for an output of dtype float32 and shape \(3, 4\)"):
+        cr.grad(x * 2.0, [x], g64)
+    with pytest.raises(TypeError, match=r"^grad: gradient of dtype int64 for an output of dtype float32"):
+        cr.grad([x * 2.0], [x], [cr.tensor(np.ones(A, dtype=np.int64))])
+    with pytest.raises(TypeError, match=r"^backward: the gradient for an output of shape \(3, 4\) must be a Tensor or an array"):
+        (x * 2.0).backward("a")
+    assert x.grad is None
+    (x * 2.0).backward(np.ones(A))            # float64 array: cast to the output's dtype
+    (x * 2.0).backward(np.ones(A).tolist())
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(A, 4.0))

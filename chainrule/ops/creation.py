@@ -31,24 +31,29 @@ def _make(arr, requires_grad):
 
 
 def zeros(*shape, dtype=None, requires_grad=False) -> Tensor:
+    """A new leaf of the given shape filled with 0 (``cr.floatx()`` unless ``dtype``); no inputs, no gradient."""
     return _make(xp.zeros(_shape(shape), _dtype(dtype)), requires_grad)
 
 
 def ones(*shape, dtype=None, requires_grad=False) -> Tensor:
+    """A new leaf of the given shape filled with 1 (``cr.floatx()`` unless ``dtype``); no inputs, no gradient."""
     return _make(xp.ones(_shape(shape), _dtype(dtype)), requires_grad)
 
 
 def full(shape, fill_value, dtype=None, requires_grad=False) -> Tensor:
+    """A new leaf of ``shape`` filled with ``fill_value`` (``cr.floatx()`` unless ``dtype``); no gradient."""
     shape = _shape((shape,) if isinstance(shape, int) else (tuple(shape),))
     return _make(xp.full(shape, fill_value, _dtype(dtype)), requires_grad)
 
 
 def zeros_like(t, dtype=None, requires_grad=False) -> Tensor:
+    """A new leaf of ``t``'s shape (and dtype, unless ``dtype``) filled with 0; no gradient flows to ``t``."""
     data = t.data if isinstance(t, Tensor) else backend.as_array(t)
     return _make(xp.zeros(data.shape, data.dtype if dtype is None else dtype), requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad=False) -> Tensor:
+    """A new leaf of ``t``'s shape (and dtype, unless ``dtype``) filled with 1; no gradient flows to ``t``."""
     data = t.data if isinstance(t, Tensor) else backend.as_array(t)
     return _make(xp.ones(data.shape, data.dtype if dtype is None else dtype), requires_grad)
 
@@ -68,6 +73,7 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False) -> Tensor:
 
 
 def eye(n, m=None, dtype=None, requires_grad=False) -> Tensor:
+    """The n x m identity matrix (I_ij = 1 if i == j else 0) as a new leaf; m defaults to n."""
     return _make(xp.eye(n, m, dtype=_dtype(dtype)), requires_grad)
 
 

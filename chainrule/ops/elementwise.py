@@ -9,16 +9,22 @@ from __future__ import annotations
 
 from .. import backend
 from ..autograd.function import Function
-from ..autograd.tensor import Tensor, ensure_tensor
+from ..autograd.tensor import Tensor, _short_repr, ensure_tensor
 from ..backend import xp
 from .shape import cast, sum_to
 
 
 def _operands(op: str, a, b):
     if type(a) is not Tensor and not isinstance(a, Tensor):
-        a = ensure_tensor(a, like=b if isinstance(b, Tensor) else None)
+        try:
+            a = ensure_tensor(a, like=b if isinstance(b, Tensor) else None)
+        except (TypeError, ValueError):
+            raise _operand_error(op, a, b) from None
     if type(b) is not Tensor and not isinstance(b, Tensor):
-        b = ensure_tensor(b, like=a)
+        try:
+            b = ensure_tensor(b, like=a)
+        except (TypeError, ValueError):
+            raise _operand_error(op, b, a) from None
     da, db = a.data.dtype, b.data.dtype
     if da is db or da == db:
         return a, b
@@ -38,6 +44,13 @@ def _operands(op: str, a, b):
         if db != wide:
             b = cast(b, wide)
     return a, b
+
+
+def _operand_error(op, value, other):
+    with_ = f" with a tensor of shape {other.shape} and dtype {other.dtype}" if isinstance(other, Tensor) else ""
+    return TypeError(
+        f"{op}: unsupported operand {_short_repr(value)}{with_}; expected a Tensor, a number or an array of numbers"
+    )
 
 
 def _broadcast_error(op, a, b):
@@ -66,6 +79,13 @@ class Sub(Function):
             return a - b
         except ValueError:
             raise _broadcast_error("subtract", a, b) from None
+        except TypeError:
+            if a.dtype == bool and b.dtype == bool:  # NumPy has no bool - bool
+                raise TypeError(
+                    f"subtract: cannot subtract two bool tensors (shapes {a.shape} and {b.shape}); "
+                    "use != (exclusive or), or convert them to numbers first"
+                ) from None
+            raise
 
     def backward(self, g):
         a, b = self.inputs
@@ -105,7 +125,13 @@ class Div(Function):
 
 
 class Pow(Function):
-    """y = a ** b.  dy/da = b a^(b-1);  dy/db = y ln(a), taken as 0 where a = 0 and b >= 0 (as PyTorch)."""
+    """y = a ** b.  dy/da = b a^(b-1), taken as 0 where b = 0;  dy/db = y ln(a), taken as 0 where a = 0 and b >= 0.
+
+    Both choices are PyTorch's: a^0 = 1 is constant in a (even at a = 0, where b a^(b-1)
+    would be 0 * inf), and at a = 0 with b >= 0 the limit of y ln(a) is used instead of
+    0 * (-inf). The substitutions go through the differentiable ``where``, so second
+    derivatives stay finite there.
+    """
 
     def forward(self, a, b):
         try:
@@ -116,8 +142,18 @@ class Pow(Function):
     def backward(self, g):
         a, b = self.inputs
         na, nb = self.needs_input_grad
-        ga = sum_to(g * b * a ** (b - 1.0), a.shape) if na else None
-        gb = None
+        ga = gb = None
+        if na:
+            b_zero = b.data == 0
+            if b_zero.any():
+                # Where b = 0 (and a = 0) the base is replaced by 1 before a^(b-1) is formed, so
+                # neither this gradient nor its own derivative meets 0 * inf.
+                both = b_zero & (a.data == 0)
+                base = where(Tensor._wrap(both), Tensor._wrap(xp.ones((), a.dtype)), a) if both.any() else a
+                d = where(Tensor._wrap(b_zero), Tensor._wrap(xp.zeros((), g.dtype)), b * base ** (b - 1.0))
+            else:
+                d = b * a ** (b - 1.0)
+            ga = sum_to(g * d, a.shape)
         if nb:
             # ln(a) is replaced by ln(1) = 0 where a = 0 and b >= 0; the substitution goes through
             # the differentiable ``where``, so the second derivative in a (a^b / a) is kept.
@@ -128,7 +164,7 @@ class Pow(Function):
 
 
 class PowScalar(Function):
-    """y = x ** p for a constant p.  dy/dx = p x^(p-1)."""
+    """y = x ** p for a constant p.  dy/dx = p x^(p-1), and 0 for p = 0 (x^0 = 1 is constant, even at x = 0)."""
 
     def forward(self, x, p):
         self.p = p
@@ -139,6 +175,8 @@ class PowScalar(Function):
         p = self.p
         if p == 2:
             return g * (x * 2.0)
+        if p == 0:
+            return Tensor._wrap(xp.zeros(x.shape, g.dtype))
         return g * (p * x ** (p - 1))
 
 
@@ -146,7 +184,14 @@ class Neg(Function):
     """y = -x.  dy/dx = -1."""
 
     def forward(self, x):
-        return -x
+        try:
+            return -x
+        except TypeError:
+            if x.dtype == bool:  # NumPy has no -bool
+                raise TypeError(
+                    f"negative: cannot negate a bool tensor (shape {x.shape}); use x == False to invert a mask"
+                ) from None
+            raise
 
     def backward(self, g):
         return -g
@@ -255,7 +300,11 @@ class Relu(Function):
 
 
 class Maximum(Function):
-    """y = max(a, b) elementwise.  dy/da = 1 where a > b, 1/2 where a = b, else 0 (as PyTorch)."""
+    """y = max(a, b) elementwise.
+
+    dy/da = 1 where a > b, 1/2 where a = b, 0 where a < b; dy/db likewise with a and b swapped.
+    Where a or b is NaN (y is NaN) both get 1: PyTorch's rule, dy/da = 0 only where a < b.
+    """
 
     def forward(self, a, b):
         try:
@@ -265,13 +314,15 @@ class Maximum(Function):
 
     def backward(self, g):
         a, b = self.inputs
-        wa = (a.data > b.data) + 0.5 * (a.data == b.data)
-        wa = wa.astype(g.dtype)
-        return _split_grad(self, g, a, b, wa)
+        return _split_grad(self, g, a, b, xp.less, xp.greater)
 
 
 class Minimum(Function):
-    """y = min(a, b) elementwise.  dy/da = 1 where a < b, 1/2 where a = b, else 0 (as PyTorch)."""
+    """y = min(a, b) elementwise.
+
+    dy/da = 1 where a < b, 1/2 where a = b, 0 where a > b; dy/db likewise with a and b swapped.
+    Where a or b is NaN (y is NaN) both get 1: PyTorch's rule, dy/da = 0 only where a > b.
+    """
 
     def forward(self, a, b):
         try:
@@ -281,15 +332,24 @@ class Minimum(Function):
 
     def backward(self, g):
         a, b = self.inputs
-        wa = (a.data < b.data) + 0.5 * (a.data == b.data)
-        wa = wa.astype(g.dtype)
-        return _split_grad(self, g, a, b, wa)
+        return _split_grad(self, g, a, b, xp.greater, xp.less)
 
 
-def _split_grad(fn, g, a, b, wa):
+def _split_grad(fn, g, a, b, a_loses, b_loses):
+    """The gradient of max/min: 1 to an operand except where it loses, 1/2 to each on a tie."""
     na, nb = fn.needs_input_grad
-    ga = sum_to(g * Tensor._wrap(wa), a.shape) if na else None
-    gb = sum_to(g * Tensor._wrap(1 - wa), b.shape) if nb else None
+    ad, bd = a.data, b.data
+    tie = ad == bd
+    any_tie = tie.any()
+
+    def weight(loses):
+        w = xp.asarray(~loses, dtype=g.dtype)
+        if any_tie:
+            w[tie] = 0.5
+        return Tensor._wrap(w)
+
+    ga = sum_to(g * weight(a_loses(ad, bd)), a.shape) if na else None
+    gb = sum_to(g * weight(b_loses(ad, bd)), b.shape) if nb else None
     return ga, gb
 
 
@@ -317,7 +377,11 @@ class Where(Function):
 
 
 class Clip(Function):
-    """y = min(max(x, lo), hi).  dy/dx = 1 where lo <= x <= hi, else 0 (edges included, as PyTorch's clamp)."""
+    """y = min(max(x, lo), hi) for constant bounds lo <= hi (either may be absent).
+
+    dy/dx = 1 where lo <= x <= hi, else 0: on the boundary itself the gradient is 1,
+    as PyTorch's clamp.
+    """
 
     def forward(self, x, lo, hi):
         self.mask = xp.ones(x.shape, dtype=bool)
@@ -331,39 +395,111 @@ class Clip(Function):
         return g * Tensor._wrap(self.mask.astype(g.dtype))
 
 
+class ClipTensor(Function):
+    """y = min(max(x, lo), hi) with tensor bounds, broadcast against x (as torch.clamp with tensors).
+
+    dy/dx  = 1 where lo <= x <= hi (the boundary included), else 0;
+    dy/dlo = 1 where x < lo and lo < hi, else 0;
+    dy/dhi = 1 where x > hi or hi < lo, else 0
+    (where lo > hi the result is hi, whatever x is). With one bound only, dy/dx = 1 on
+    its side of it (boundary included) and the bound gets the rest.
+    """
+
+    def forward(self, x, *bounds, has_lo, has_hi):
+        lo = bounds[0] if has_lo else None
+        hi = bounds[-1] if has_hi else None
+        try:
+            y = x if lo is None else xp.maximum(x, lo)
+            y = y if hi is None else xp.minimum(y, hi)
+        except ValueError:
+            shapes = ", ".join(str(t.shape) for t in (x, *bounds))
+            raise ValueError(f"clip: x and the bounds of shapes {shapes} cannot be broadcast together") from None
+        if lo is not None and hi is not None:
+            self.masks = ((x >= lo) & (x <= hi), (x < lo) & (lo < hi), (x > hi) | (hi < lo))
+        elif lo is not None:
+            self.masks = (x >= lo, x < lo)
+        else:
+            self.masks = (x <= hi, x > hi)
+        return y
+
+    def backward(self, g):
+        return tuple(
+            sum_to(g * Tensor._wrap(m.astype(g.dtype)), t.shape) if need else None
+            for t, m, need in zip(self.inputs, self.masks, self.needs_input_grad)
+        )
+
+
 # ---------------------------------------------------------------------------- public functions
 def add(a, b) -> Tensor:
+    """y = a + b elementwise, broadcasting by NumPy's rules (the ``+`` operator).
+
+    dy/da = 1, dy/db = 1; the gradient of a broadcast operand is summed back to its shape.
+    """
     return Add.apply(*_operands("add", a, b))
 
 
 def subtract(a, b) -> Tensor:
+    """y = a - b elementwise, broadcasting (the ``-`` operator).  dy/da = 1, dy/db = -1."""
     return Sub.apply(*_operands("subtract", a, b))
 
 
 def multiply(a, b) -> Tensor:
+    """y = a * b elementwise, broadcasting (the ``*`` operator).  dy/da = b, dy/db = a."""
     return Mul.apply(*_operands("multiply", a, b))
 
 
 def divide(a, b) -> Tensor:
-    return Div.apply(*_operands("divide", a, b))
+    """y = a / b elementwise, broadcasting (the ``/`` operator).  dy/da = 1/b, dy/db = -a/b^2.
+
+    True division: integer (or bool) operands give ``cr.floatx()`` (float32 by default), as PyTorch.
+    """
+    a, b = _operands("divide", a, b)
+    if a.data.dtype.kind != "f":  # both integer or bool (a float operand would have converted the other)
+        fx = backend.floatx_dtype()
+        a, b = Tensor._wrap(a.data.astype(fx)), Tensor._wrap(b.data.astype(fx))
+    return Div.apply(a, b)
 
 
 def power(a, b) -> Tensor:
+    """y = a ** b elementwise, broadcasting (the ``**`` operator).
+
+    dy/da = b a^(b-1), taken as 0 where b = 0 (x**0 has gradient 0, even at x = 0);
+    dy/db = y ln(a), taken as 0 where a = 0 and b >= 0 (PyTorch's choices).
+    An integer tensor to a float power gives ``cr.floatx()``; to an integer power it stays
+    integer, and a negative integer exponent is an error (as PyTorch).
+    """
     if isinstance(a, Tensor) and not isinstance(b, Tensor) and isinstance(b, (int, float, xp.number)):
         # A NumPy scalar exponent becomes a Python number, so that float32 ** float64(2) stays float32.
         if isinstance(b, xp.number):
             b = int(b) if isinstance(b, xp.integer) else float(b)
+        if a.data.dtype.kind != "f":
+            if isinstance(b, float):
+                a = Tensor._wrap(a.data.astype(backend.floatx_dtype()))
+            elif b < 0:
+                raise _negative_int_power(a, b)
         return PowScalar.apply(a, p=b)
-    return Pow.apply(*_operands("power", a, b))
+    a, b = _operands("power", a, b)
+    if a.data.dtype.kind != "f" and b.data.dtype.kind in "iu" and (b.data < 0).any():
+        raise _negative_int_power(a, b)
+    return Pow.apply(a, b)
+
+
+def _negative_int_power(a, b):
+    what = f"exponent {b}" if not isinstance(b, Tensor) else f"an exponent tensor of shape {b.shape} with negative entries"
+    return ValueError(
+        f"power: integers to negative integer powers are not allowed (base of shape {a.shape} and dtype "
+        f"{a.dtype}, {what}); make the base a float tensor first, e.g. x.astype('float32')"
+    )
 
 
 def negative(x) -> Tensor:
-    return Neg.apply(ensure_tensor(x))
+    """y = -x (unary ``-``).  dy/dx = -1."""
+    return Neg.apply(ensure_tensor(x, op="negative"))
 
 
 def _unary(cls, name):
     def op(x) -> Tensor:
-        x = ensure_tensor(x)
+        x = ensure_tensor(x, op=name)
         if x.data.dtype.kind != "f" and name not in ("abs", "relu"):
             x = Tensor._wrap(x.data.astype(backend.floatx_dtype()))
         return cls.apply(x)
@@ -386,33 +522,86 @@ relu = _unary(Relu, "relu")
 
 
 def maximum(a, b) -> Tensor:
+    """y = max(a, b) elementwise, broadcasting.
+
+    dy/da = 1 where a > b, 0 where a < b, and 1/2 where a = b (a tie splits the gradient
+    0.5/0.5 between a and b); dy/db likewise. Where either is NaN, y is NaN and both get
+    the gradient (PyTorch's rule: an operand gets 0 only where it is strictly smaller).
+    """
     return Maximum.apply(*_operands("maximum", a, b))
 
 
 def minimum(a, b) -> Tensor:
+    """y = min(a, b) elementwise, broadcasting.
+
+    dy/da = 1 where a < b, 0 where a > b, and 1/2 where a = b (a tie splits the gradient
+    0.5/0.5 between a and b); dy/db likewise. Where either is NaN, y is NaN and both get
+    the gradient (PyTorch's rule: an operand gets 0 only where it is strictly larger).
+    """
     return Minimum.apply(*_operands("minimum", a, b))
 
 
 def where(condition, a, b) -> Tensor:
-    """Elementwise choice: ``a`` where ``condition`` is true, else ``b``."""
+    """Elementwise choice: y = a where ``condition`` is true, else b (all three broadcast).
+
+    dy/da = 1 where condition, else 0; dy/db = 1 where not condition, else 0. The condition
+    must be boolean (e.g. ``x > 0``), as in PyTorch; it carries no gradient.
+    """
     cond = condition.data if isinstance(condition, Tensor) else xp.asarray(condition)
     if cond.dtype != bool:
-        cond = cond.astype(bool)
+        raise TypeError(
+            f"where: condition must be a bool tensor (e.g. x > 0), got dtype {cond.dtype} and shape {cond.shape}"
+        )
     a, b = _operands("where", a, b)
     return Where.apply(a, b, cond=cond)
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, xp.number))
+
+
 def clip(x, min=None, max=None) -> Tensor:  # noqa: A002 - NumPy's and PyTorch's names
-    """Limit values to [min, max] (either bound may be None)."""
+    """y = min(max(x, min), max): values limited to [min, max] (either bound may be None).
+
+    dy/dx = 1 where min <= x <= max, else 0 -- on the boundary itself the gradient is 1, as
+    PyTorch's clamp. The bounds may be numbers or arrays/Tensors broadcast against x; Tensor
+    bounds that require grad get dy/dmin = 1 where x < min (and min < max) and dy/dmax = 1
+    where x > max (or max < min), as torch.clamp. An integer x with a float bound gives
+    ``cr.floatx()``.
+    """
+    x = ensure_tensor(x, op="clip")
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
-    if min is not None and max is not None and min > max:
-        raise ValueError(f"clip: min {min} is greater than max {max}")
-    x = ensure_tensor(x)
-    return Clip.apply(x, lo=min, hi=max)
+    if (min is None or _is_number(min)) and (max is None or _is_number(max)):
+        if min is not None and max is not None and min > max:
+            raise ValueError(f"clip: min {min} is greater than max {max}")
+        if x.data.dtype.kind != "f" and any(isinstance(v, (float, xp.floating)) for v in (min, max)):
+            x = Tensor._wrap(x.data.astype(backend.floatx_dtype()))
+        return Clip.apply(x, lo=min, hi=max)
+    bounds = []
+    for label, v in (("min", min), ("max", max)):
+        if v is None:
+            continue
+        try:
+            bounds.append(ensure_tensor(v, like=x))
+        except (TypeError, ValueError):
+            raise TypeError(f"clip: {label} must be a number, an array or a Tensor, got {_short_repr(v)}") from None
+    x, *bounds = _common_dtype([x, *bounds])
+    return ClipTensor.apply(x, *bounds, has_lo=min is not None, has_hi=max is not None)
 
 
-def _compare(ufunc, name):
+def _common_dtype(tensors):
+    """One dtype for several operands, by the rules of ``_operands``: integer and bool operands take
+    the float dtype, and floats are widened through the differentiable ``cast``."""
+    dtypes = {t.data.dtype for t in tensors}
+    if len(dtypes) == 1:
+        return tensors
+    floats = [d for d in dtypes if d.kind == "f"]
+    target = xp.result_type(*floats) if floats else xp.result_type(*dtypes)
+    return [t if t.data.dtype == target else cast(t, target) for t in tensors]
+
+
+def _compare(ufunc, name, symbol):
     def op(a, b) -> Tensor:
         a, b = _operands(name, a, b)
         try:
@@ -421,13 +610,16 @@ def _compare(ufunc, name):
             raise _broadcast_error(name, a, b) from None
 
     op.__name__ = name
-    op.__doc__ = f"Elementwise ``{name}`` comparison; returns a bool tensor (no gradient)."
+    op.__doc__ = (
+        f"y = (a {symbol} b) elementwise, broadcasting (the ``{symbol}`` operator); a bool tensor.\n\n"
+        "A step function of its operands: no gradient flows through it (the result never requires grad)."
+    )
     return op
 
 
-equal = _compare(xp.equal, "equal")
-not_equal = _compare(xp.not_equal, "not_equal")
-less = _compare(xp.less, "less")
-less_equal = _compare(xp.less_equal, "less_equal")
-greater = _compare(xp.greater, "greater")
-greater_equal = _compare(xp.greater_equal, "greater_equal")
+equal = _compare(xp.equal, "equal", "==")
+not_equal = _compare(xp.not_equal, "not_equal", "!=")
+less = _compare(xp.less, "less", "<")
+less_equal = _compare(xp.less_equal, "less_equal", "<=")
+greater = _compare(xp.greater, "greater", ">")
+greater_equal = _compare(xp.greater_equal, "greater_equal", ">=")

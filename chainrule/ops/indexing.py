@@ -75,6 +75,11 @@ class IndexAdd(Function):
 
 
 def getitem(x: Tensor, index) -> Tensor:
+    """y = x[index]: basic slicing, or integer/bool array indexing, by NumPy's rules (``t[index]``).
+
+    dL/dx = zeros of x's shape with dL/dy added at ``index``; an element picked more than once
+    receives the sum of its gradients (scatter-add).
+    """
     return GetItem.apply(x, index=_normalize_index(index))
 
 
@@ -107,7 +112,11 @@ def _axis_for(op, axis, ndim):
 
 
 def concatenate(tensors, axis: int = 0) -> Tensor:
-    tensors = [ensure_tensor(t) for t in tensors]
+    """y = [x_1, ..., x_k] joined along an existing ``axis`` (shapes must match elsewhere).
+
+    dL/dx_j = the slice of dL/dy where x_j sits.
+    """
+    tensors = [ensure_tensor(t, op="concatenate") for t in tensors]
     if not tensors:
         raise ValueError("concatenate: needs at least one tensor")
     nd = tensors[0].ndim
@@ -128,8 +137,11 @@ def _common_dtype(tensors):
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
-    """Join tensors of one shape along a new axis."""
-    tensors = [ensure_tensor(t) for t in tensors]
+    """y = [x_1, ..., x_k] joined along a new ``axis`` (all of one shape).
+
+    dL/dx_j = the j-th slice of dL/dy along that axis.
+    """
+    tensors = [ensure_tensor(t, op="stack") for t in tensors]
     if not tensors:
         raise ValueError("stack: needs at least one tensor")
     shapes = {t.shape for t in tensors}
@@ -140,16 +152,32 @@ def stack(tensors, axis: int = 0) -> Tensor:
 
 
 def split(x: Tensor, indices_or_sections, axis: int = 0) -> list:
-    """Split into pieces along ``axis``, as ``np.split`` (equal sections or cut indices)."""
+    """[y_1, ..., y_k] = x cut along ``axis``, as ``np.split``: into k equal sections (an int) or at
+    the given indices (a sequence of ints).
+
+    Each piece is a slice of x: dL/dx = the pieces' gradients put back side by side (0 for a
+    piece that is not used).
+    """
+    if x.ndim == 0:
+        raise ValueError("split: a 0-d tensor cannot be split (it has no axis)")
     axis = _axis_for("split", axis, x.ndim)
     n = x.shape[axis]
-    if isinstance(indices_or_sections, int):
-        k = indices_or_sections
+    ios = indices_or_sections
+    if isinstance(ios, (int, xp.integer)) and not isinstance(ios, bool):
+        k = int(ios)
         if k <= 0 or n % k:
             raise ValueError(f"split: axis {axis} of length {n} cannot be split into {k} equal sections")
         cuts = [i * (n // k) for i in range(1, k)]
     else:
-        cuts = list(indices_or_sections)
+        try:
+            cuts = list(ios.data if isinstance(ios, Tensor) else ios)
+        except TypeError:
+            cuts = None
+        if cuts is None or not all(isinstance(c, (int, xp.integer)) and not isinstance(c, bool) for c in cuts):
+            raise TypeError(
+                f"split: indices_or_sections must be an int or a sequence of ints, got {ios!r} (tensor of shape {x.shape})"
+            )
+        cuts = [int(c) for c in cuts]
     bounds = [0] + cuts + [n]
     lead = (slice(None),) * axis
     return [getitem(x, lead + (slice(a, b),)) for a, b in zip(bounds[:-1], bounds[1:])]
@@ -163,6 +191,8 @@ class Pad(Function):
 
     def forward(self, x, pad_width, value):
         self.crop = tuple(slice(lo, lo + s) for (lo, _), s in zip(pad_width, x.shape))
+        if x.ndim == 0:  # no axis to pad (NumPy's result; np.pad itself rejects an empty pad_width)
+            return x.copy()
         return xp.pad(x, pad_width, mode="constant", constant_values=value)
 
     def backward(self, g):
@@ -170,8 +200,10 @@ class Pad(Function):
 
 
 def pad(x: Tensor, pad_width, constant_values=0) -> Tensor:
-    """Pad with a constant; ``pad_width`` is an int, a (before, after) pair, or one pair per axis."""
-    x = ensure_tensor(x)
+    """y = x surrounded by ``constant_values``; ``pad_width`` is an int, a (before, after) pair, or one
+    pair per axis (as ``np.pad``).  dL/dx = dL/dy cropped back to where x sits.
+    """
+    x = ensure_tensor(x, op="pad")
     pw = xp.asarray(pad_width)
     if pw.dtype.kind not in "iu" or (pw.ndim and pw.size % 2):
         raise ValueError(f"pad: pad_width must be an int, a (before, after) pair or one pair per axis, got {pad_width!r}")

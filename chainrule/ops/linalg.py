@@ -39,7 +39,10 @@ class MatMul(Function):
 
 
 def matmul(a, b) -> Tensor:
-    """Matrix product with NumPy's ``@`` semantics."""
+    """Y = A @ B with NumPy's ``@`` semantics (batched over leading axes, broadcast; 1-D promoted).
+
+    dL/dA = dL/dY @ B^T,  dL/dB = A^T @ dL/dY, each summed over broadcast batch axes.
+    """
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         a, b = _operands("matmul", a, b)
     elif a.data.dtype != b.data.dtype:
@@ -64,4 +67,5 @@ def matmul(a, b) -> Tensor:
 
 
 def dot(a, b) -> Tensor:
-    return matmul(ensure_tensor(a), ensure_tensor(b))
+    """Y = A @ B (``matmul``).  dL/dA = dL/dY @ B^T,  dL/dB = A^T @ dL/dY."""
+    return matmul(ensure_tensor(a, op="dot"), ensure_tensor(b, op="dot"))

@@ -30,9 +30,11 @@ def normalize_axis(op: str, axis, ndim: int):
         if not isinstance(a, (int, xp.integer)) or isinstance(a, bool):
             raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
         if ndim == 0:
-            # As PyTorch: a 0-d tensor accepts axis 0 or -1, and reducing it changes nothing.
+            # As PyTorch: a 0-d tensor accepts axis 0 or -1 (once), and reducing it changes nothing.
             if a not in (0, -1):
                 raise ValueError(f"{op}: axis {a} is out of range for a tensor with 0 dimensions")
+            if len(axes) > 1:
+                raise ValueError(f"{op}: repeated axis in {axis!r} (0 and -1 are the one axis of a 0-d tensor)")
             continue
         if not -ndim <= a < ndim:
             raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
@@ -65,7 +67,11 @@ class Sum(Function):
 
 
 def sum(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    x = ensure_tensor(x)
+    """y = sum_i x_i over ``axis`` (all axes when None).  dy/dx_i = 1: dL/dx = dL/dy broadcast back.
+
+    The sum over an empty axis is 0.
+    """
+    x = ensure_tensor(x, op="sum")
     axes = normalize_axis("sum", axis, x.data.ndim)
     return Sum.apply(x, axes=axes, keepdims=keepdims)
 
@@ -78,28 +84,32 @@ def _count(shape, axes):
 
 
 def mean(x, axis=None, keepdims: bool = False) -> Tensor:
-    """y = (1/n) sum_i x_i.  dy/dx_i = 1/n."""
-    x = ensure_tensor(x)
+    """y = (1/n) sum_i x_i over the n elements of ``axis``.  dy/dx_i = 1/n.
+
+    The mean over an empty axis is NaN (0/0), as in NumPy and PyTorch.
+    """
+    x = ensure_tensor(x, op="mean")
     axes = normalize_axis("mean", axis, x.data.ndim)
     n = _count(x.shape, axes)
-    if n == 0:
-        raise ValueError(f"mean: cannot average over an empty axis of a tensor of shape {x.shape}")
     s = Sum.apply(x, axes=axes, keepdims=keepdims)
-    return s * (1.0 / n)
+    return s * (1.0 / n if n else float("nan"))
 
 
 def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     """y = sum_i (x_i - mean)^2 / (n - ddof).  dy/dx_i = 2 (x_i - mean) / (n - ddof).
 
-    ``ddof=0`` as NumPy and Keras (PyTorch's ``var`` defaults to ``correction=1``).
+    ``ddof=0`` as NumPy and Keras (PyTorch's ``var`` defaults to ``correction=1``). Over an
+    empty axis the variance is NaN, as in NumPy and PyTorch.
     """
     return _var("var", x, axis, keepdims, ddof)
 
 
 def _var(op, x, axis, keepdims, ddof):
-    x = ensure_tensor(x)
+    x = ensure_tensor(x, op=op)
     axes = normalize_axis(op, axis, x.data.ndim)
     n = _count(x.shape, axes)
+    if n == 0:  # an empty axis: NaN (0/0), as NumPy and PyTorch
+        return Sum.apply(x, axes=axes, keepdims=keepdims) * float("nan")
     if n - ddof <= 0:
         raise ValueError(f"{op}: {n} elements with ddof={ddof} leave no degrees of freedom (shape {x.shape})")
     d = x - mean(x, axes, keepdims=True)
@@ -144,7 +154,12 @@ class _Extreme(Function):
 
     def forward(self, x, axes, keepdims):
         if x.size == 0:
-            raise ValueError(f"{type(self).__name__.lower()}: reduction over an empty tensor of shape {x.shape}")
+            empty = [a for a in axes if x.shape[a] == 0]
+            if empty:  # the max of no elements is undefined; an empty tensor reduced over non-empty axes is fine
+                raise ValueError(
+                    f"{type(self).__name__.lower()}: reduction over an empty axis ({empty[0]}) of a tensor of shape "
+                    f"{x.shape}; the {type(self).__name__.lower()} of no elements is undefined"
+                )
         self.in_shape, self.axes, self.keepdims = x.shape, axes, keepdims
         y = type(self).reduce(x, axis=axes, keepdims=True)
         self.y_kept = y
@@ -171,26 +186,44 @@ class Min(_Extreme):
 
 
 def max(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    x = ensure_tensor(x)
+    """y = max_i x_i over ``axis`` (all axes when None), as torch.amax / np.max.
+
+    dy/dx_i = 1/k for each of the k elements equal to the max, 0 for the others: ties split
+    the gradient evenly (PyTorch's amax rule). A reduction over an empty axis is an error.
+    """
+    x = ensure_tensor(x, op="max")
     return Max.apply(x, axes=normalize_axis("max", axis, x.data.ndim), keepdims=keepdims)
 
 
 def min(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    x = ensure_tensor(x)
+    """y = min_i x_i over ``axis`` (all axes when None), as torch.amin / np.min.
+
+    dy/dx_i = 1/k for each of the k elements equal to the min, 0 for the others: ties split
+    the gradient evenly (PyTorch's amin rule). A reduction over an empty axis is an error.
+    """
+    x = ensure_tensor(x, op="min")
     return Min.apply(x, axes=normalize_axis("min", axis, x.data.ndim), keepdims=keepdims)
 
 
 class LogSumExp(Function):
     """y = log sum_i e^{x_i}, computed as m + log sum_i e^{x_i - m} with m = max x (no overflow).
 
-    dy/dx_i = e^{x_i - y} = softmax(x)_i.
+    dy/dx_i = e^{x_i - y} = softmax(x)_i. Over an empty axis (or all -inf) y = log 0 = -inf.
     """
 
     def forward(self, x, axes, keepdims):
         self.in_shape, self.axes, self.keepdims = x.shape, axes, keepdims
-        m = x.max(axis=axes, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, xp.zeros((), x.dtype))
-        y = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        if x.size == 0:  # no max to shift by (and none needed)
+            m = xp.zeros(tuple(1 if i in axes else d for i, d in enumerate(x.shape)), x.dtype)
+        else:
+            m = x.max(axis=axes, keepdims=True)
+            m = xp.where(xp.isfinite(m), m, xp.zeros((), x.dtype))
+        s = xp.exp(x - m).sum(axis=axes, keepdims=True)
+        if s.all():
+            y = xp.log(s) + m
+        else:
+            with xp.errstate(divide="ignore"):  # log 0 = -inf is the answer, not a mistake
+                y = xp.log(s) + m
         self.save_output()
         return y if keepdims else y.reshape(tuple(s for i, s in enumerate(x.shape) if i not in axes))
 
@@ -204,24 +237,33 @@ class LogSumExp(Function):
 
 
 def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
-    x = ensure_tensor(x)
+    """y = log sum_i e^{x_i} over ``axis``, computed as m + log sum_i e^{x_i - m} with m = max x.
+
+    dy/dx_i = e^{x_i - y} = softmax(x)_i. Over an empty axis y = -inf (log of an empty sum), as PyTorch.
+    """
+    x = ensure_tensor(x, op="logsumexp")
     return LogSumExp.apply(x, axes=normalize_axis("logsumexp", axis, x.data.ndim), keepdims=keepdims)
 
 
 def _arg(fn, name):
     def op(x, axis=None, keepdims: bool = False) -> Tensor:
-        x = ensure_tensor(x)
-        if x.data.size == 0:
-            raise ValueError(f"{name}: empty tensor of shape {x.shape}")
+        x = ensure_tensor(x, op=name)
         if axis is not None:
-            if not isinstance(axis, (int, xp.integer)):
+            if not isinstance(axis, (int, xp.integer)) or isinstance(axis, bool):
                 raise TypeError(f"{name}: axis must be an int or None, got {axis!r}")
             axes = normalize_axis(name, axis, x.data.ndim)
             axis = axes[0] if axes else None
+        if x.data.size == 0 and (axis is None or x.shape[axis] == 0):
+            where = "an empty tensor" if axis is None else f"the empty axis {axis} of a tensor"
+            raise ValueError(f"{name}: no {name[3:]} over {where} of shape {x.shape}")
         return Tensor._wrap(fn(x.data, axis=axis, keepdims=keepdims))
 
     op.__name__ = name
-    op.__doc__ = f"Index of the {name[3:]} (first one on ties); an integer tensor, no gradient."
+    op.__doc__ = (
+        f"i = {name} over ``axis`` of x_i: the index of the {name[3:]} (the first one on ties; over all "
+        "axes, into the flattened tensor).\n\nAn integer tensor: an index is not differentiable, so no "
+        "gradient flows through it."
+    )
     return op
 
 

@@ -29,13 +29,18 @@ class Reshape(Function):
             return x.reshape(shape)
         except ValueError:
             raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}") from None
+        except TypeError:
+            raise TypeError(f"reshape: the new shape must be ints, got {shape!r} (tensor of shape {x.shape})") from None
 
     def backward(self, g):
         return reshape(g, self.in_shape)
 
 
 def reshape(x: Tensor, *shape) -> Tensor:
-    """Reshape ``x`` (``-1`` infers one dimension)."""
+    """y = x with a new shape (same elements in row-major order; ``-1`` infers one dimension).
+
+    dL/dx = reshape(dL/dy, x.shape).
+    """
     shape = _shape_arg(shape)
     if x.data.shape == shape:
         return x
@@ -60,12 +65,21 @@ class Transpose(Function):
 
 
 def transpose(x: Tensor, *axes) -> Tensor:
-    """Permute the axes (reverse them when none are given), as ``np.transpose``."""
+    """y = x with its axes permuted (reversed when none are given), as ``np.transpose``.
+
+    y[i_p(0), ..., i_p(n-1)] = x[i_0, ..., i_{n-1}];  dL/dx = transpose(dL/dy, inverse permutation).
+    """
     axes = _shape_arg(axes)
     n = x.data.ndim
     if not axes:
         axes = tuple(range(n - 1, -1, -1))
-    if len(axes) != n or any(not -n <= a < n for a in axes) or sorted(a % n for a in axes) != list(range(n)):
+    try:
+        bad = len(axes) != n or any(not -n <= a < n for a in axes) or sorted(a % n for a in axes) != list(range(n))
+    except TypeError:
+        bad = True
+    if bad:
+        if not all(isinstance(a, (int, xp.integer)) and not isinstance(a, bool) for a in axes):
+            raise TypeError(f"transpose: axes must be ints, got {axes!r} (tensor of shape {x.shape})")
         raise ValueError(f"transpose: axes {axes} are not a permutation of the {n} axes of a tensor of shape {x.shape}")
     axes = tuple(a % n for a in axes)
     if axes == tuple(range(n)):
@@ -74,8 +88,16 @@ def transpose(x: Tensor, *axes) -> Tensor:
 
 
 def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
-    """Exchange two axes."""
+    """y = x with axes ``axis1`` and ``axis2`` exchanged (a transpose).  dL/dx = swapaxes(dL/dy, axis1, axis2).
+
+    As PyTorch, a 0-d tensor accepts the axes 0 and -1 and is returned unchanged.
+    """
     n = x.data.ndim
+    for a in (axis1, axis2):
+        if not isinstance(a, (int, xp.integer)) or isinstance(a, bool):
+            raise TypeError(f"swapaxes: axes must be ints, got ({axis1!r}, {axis2!r})")
+    if n == 0 and axis1 in (0, -1) and axis2 in (0, -1):
+        return x
     try:
         a1, a2 = range(n)[axis1], range(n)[axis2]
     except IndexError:
@@ -97,12 +119,18 @@ class BroadcastTo(Function):
             return xp.broadcast_to(x, shape)
         except ValueError:
             raise ValueError(f"broadcast_to: cannot broadcast a tensor of shape {x.shape} to {shape}") from None
+        except TypeError:
+            raise TypeError(f"broadcast_to: the shape must be ints, got {shape!r} (tensor of shape {x.shape})") from None
 
     def backward(self, g):
         return sum_to(g, self.in_shape)
 
 
 def broadcast_to(x: Tensor, *shape) -> Tensor:
+    """y = x repeated along new or length-one axes to ``shape`` (NumPy's broadcasting rules).
+
+    dL/dx = dL/dy summed over the broadcast axes (``sum_to``, the adjoint of broadcasting).
+    """
     shape = _shape_arg(shape)
     if x.data.shape == shape:
         return x
@@ -144,7 +172,10 @@ class SumTo(Function):
 
 
 def sum_to(x: Tensor, shape) -> Tensor:
-    """Sum ``x`` down to ``shape`` (the gradient of a broadcast input)."""
+    """y = x summed down to ``shape`` over broadcast axes (the gradient of a broadcast input).
+
+    dL/dx = broadcast_to(dL/dy, x.shape).
+    """
     if x.data.shape == shape:
         return x
     shape = tuple(shape)
@@ -153,13 +184,29 @@ def sum_to(x: Tensor, shape) -> Tensor:
     return SumTo.apply(x, shape=shape)
 
 
+def _axes_arg(op, axis, shape):
+    """``axis`` (an int or a sequence of ints) as a tuple of ints; repeated axes are checked by the caller."""
+    if isinstance(axis, (int, xp.integer)) and not isinstance(axis, bool):
+        return (int(axis),)
+    try:
+        axes = tuple(axis)
+    except TypeError:
+        axes = None
+    if axes is None or not all(isinstance(a, (int, xp.integer)) and not isinstance(a, bool) for a in axes):
+        raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r} (tensor of shape {shape})")
+    return tuple(int(a) for a in axes)
+
+
 def squeeze(x: Tensor, axis=None) -> Tensor:
-    """Remove axes of length one (all of them, or those in ``axis``)."""
+    """y = x without its axes of length one (all of them, or those in ``axis``).
+
+    dL/dx = reshape(dL/dy, x.shape).
+    """
     shp = x.data.shape
     if axis is None:
         new = tuple(s for s in shp if s != 1)
     else:
-        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        axes = _axes_arg("squeeze", axis, shp)
         n = len(shp)
         norm = set()
         for a in axes:
@@ -167,16 +214,23 @@ def squeeze(x: Tensor, axis=None) -> Tensor:
                 raise ValueError(f"squeeze: axis {a} out of range for a tensor of shape {shp}")
             if shp[a] != 1:
                 raise ValueError(f"squeeze: axis {a} of a tensor of shape {shp} has length {shp[a]}, not 1")
+            if a % n in norm:
+                raise ValueError(f"squeeze: repeated axis in {axis!r} (tensor of shape {shp})")
             norm.add(a % n)
         new = tuple(s for i, s in enumerate(shp) if i not in norm)
     return reshape(x, new)
 
 
 def expand_dims(x: Tensor, axis) -> Tensor:
-    """Insert axes of length one at ``axis`` (int or tuple), as ``np.expand_dims``."""
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    """y = x with axes of length one inserted at ``axis`` (an int or a tuple), as ``np.expand_dims``.
+
+    dL/dx = reshape(dL/dy, x.shape).
+    """
+    axes = _axes_arg("expand_dims", axis, x.data.shape)
     n = x.data.ndim + len(axes)
     norm = sorted(a % n if -n <= a < n else _bad_axis("expand_dims", a, x.shape) for a in axes)
+    if len(set(norm)) != len(norm):
+        raise ValueError(f"expand_dims: repeated axis in {axis!r} (tensor of shape {x.shape})")
     shp = list(x.data.shape)
     for a in norm:
         shp.insert(a, 1)
@@ -188,7 +242,10 @@ def _bad_axis(op, axis, shape):
 
 
 def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
-    """Merge the axes ``start_axis..end_axis`` into one (all of them by default, giving 1-D)."""
+    """y = x with the axes ``start_axis..end_axis`` merged into one (all of them by default, giving 1-D).
+
+    A reshape: dL/dx = reshape(dL/dy, x.shape).
+    """
     shp = x.data.shape
     n = len(shp)
     if n == 0:
@@ -217,6 +274,7 @@ class Cast(Function):
 
 
 def cast(x: Tensor, dtype) -> Tensor:
+    """y = x converted to ``dtype``.  dL/dx = dL/dy converted back to x's dtype (no gradient into an integer dtype)."""
     dtype = xp.dtype(dtype)
     if x.data.dtype == dtype:
         return x
