@@ -6,11 +6,13 @@ The tensor ops' cases are the table of op_cases.py; the convolution and pooling 
 import pathlib
 import re
 
+import pytest
+
 import chainrule as cr
 from chainrule import functional as F
 from conv_cases import DIFFERENTIAL_OPS as CONV_POOL_DIFFERENTIAL
 from conv_cases import GRADCHECKED_OPS as CONV_POOL_GRADCHECKED
-from op_cases import CASES
+from op_cases import CASES, METHODLESS, METHODS
 
 # DESIGN.md section 3, "# ops:" block: operators, comparisons, and the op functions.
 OPERATORS = ["+", "-", "*", "/", "**", "@", "unary -"]
@@ -37,8 +39,26 @@ REQUIRED_EDGE_CASES = {
     "minimum": ["ties", "ties_bcast"],
     "clip": ["edges"],
     "matmul": ["1d_1d", "1d_2d", "2d_1d", "1d_3d", "3d_1d", "bcast_batch"],
-    "sum": ["neg_axis_keep", "tuple_neg_keep", "0d", "strided"],
+    "sum": ["neg_axis_keep", "tuple_neg_keep", "0d", "strided", "empty_axis", "empty_other_axis"],
+    "**": ["zero_power", "zero_power_at_zero", "tensor_zero_exponent_at_zero", "const_zero_exponent_at_zero",
+           "int_int", "int_sqrt", "int_float_power"],
+    "/": ["int_int", "int_python_int", "python_int_int"],
+    "logsumexp": ["empty_axis", "empty_other_axis"],
+    "mean": ["empty_axis", "empty_other_axis"],
+    "where": ["transposed", "0d", "empty"],
+    "@": ["transposed", "empty_inner"],
+    "swapaxes": ["transposed", "0d"],
+    "pad": ["transposed", "0d", "empty"],
+    "split": ["transposed", "empty"],
+    "squeeze": ["transposed"],
+    "expand_dims": ["transposed"],
+    "stack": ["transposed", "empty"],
+    "<": ["transposed", "0d"],
 }
+REQUIRED_EDGE_CASES["max"] += ["empty_other_axis"]
+REQUIRED_EDGE_CASES["clip"] += ["tensor_bounds", "tensor_bounds_edges", "int_float_bounds"]
+REQUIRED_EDGE_CASES["maximum"] += ["nan"]
+REQUIRED_EDGE_CASES["minimum"] += ["nan"]
 
 
 def _design_block(header="# ops:"):
@@ -101,6 +121,66 @@ def test_op_list_matches_design_md():
     for fn in FUNCTIONS:
         if fn != "t[index]":
             assert callable(getattr(cr, fn)), f"cr.{fn} is missing"
+
+
+def test_every_design_op_has_its_method_form_tested():
+    """DESIGN.md: the ops are available "as functions and methods"; each method form is checked
+    against its function in test_ops_methods.py."""
+    for fn in FUNCTIONS:
+        if fn in METHODLESS:
+            continue
+        attr = "__getitem__" if fn == "t[index]" else fn
+        assert callable(getattr(cr.Tensor, attr, None)), f"Tensor.{attr} is missing (cr.{fn} has no method form)"
+    untested = [fn for fn in FUNCTIONS if fn not in METHODLESS and fn not in METHODS]
+    assert not untested, f"method forms not compared with their functions (op_cases.METHODS): {untested}"
+    unknown = [m for m in METHODS if not callable(getattr(cr, "getitem" if m == "t[index]" else m, None))]
+    assert not unknown, f"op_cases.METHODS names functions chainrule does not have: {unknown}"
+
+
+# ------------------------------------------------------------------------------------------ docstrings
+# Public op functions that compute no gradient: their docstrings say what they return, not a derivative.
+NO_DERIVATIVE = {
+    "equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "argmax", "argmin",
+    "arange", "eye", "full", "ones", "ones_like", "rand", "randn", "zeros", "zeros_like",
+}
+
+
+def _public_op_functions():
+    from chainrule import ops
+
+    return sorted(n for n in ops.__all__ if callable(getattr(cr, n, None)))
+
+
+def test_every_public_op_function_states_its_math():
+    """Every op function of the ``cr`` namespace has a docstring; a differentiable one gives its
+    forward formula and the derivative its backward uses (DESIGN.md section 2)."""
+    names = _public_op_functions()
+    assert {"max", "min", "maximum", "minimum", "add", "power", "logsumexp", "getitem"} <= set(names)
+    undocumented = [n for n in names if not (getattr(cr, n).__doc__ or "").strip()]
+    assert not undocumented, f"public op functions without a docstring: {undocumented}"
+    no_math = []
+    for n in names:
+        if n in NO_DERIVATIVE:
+            continue
+        doc = getattr(cr, n).__doc__
+        if "=" not in doc or not re.search(r"\bd\w*/d\w+", doc):
+            no_math.append(n)
+    assert not no_math, f"docstrings without a formula (y = ...) and a derivative (dy/dx, dL/dx): {no_math}"
+
+
+@pytest.mark.parametrize("name", ["max", "min", "maximum", "minimum"])
+def test_tie_rules_are_documented(name):
+    import pydoc
+
+    text = pydoc.render_doc(getattr(cr, name), renderer=pydoc.plaintext)   # what help() shows
+    assert re.search(r"\bd\w*/d\w+", text) and "=" in text, text
+    assert "tie" in text.lower(), f"cr.{name}'s docstring does not state its tie rule"
+    assert ("evenly" in text) if name in ("max", "min") else ("1/2" in text and "0.5/0.5" in text)
+
+
+def test_clip_documents_the_gradient_at_its_bounds():
+    doc = cr.clip.__doc__
+    assert "boundary" in doc and "dy/dx = 1 where min <= x <= max" in doc
 
 
 # ------------------------------------------------------------------------------------------ conv and pooling (F)

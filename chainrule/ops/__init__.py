@@ -47,11 +47,18 @@ def _install_tensor_methods():
         clip=clip, maximum=maximum, minimum=minimum, sum=sum, mean=mean, var=var, std=std, max=max, min=min,
         logsumexp=logsumexp, argmax=argmax, argmin=argmin, transpose=transpose, swapaxes=swapaxes,
         broadcast_to=broadcast_to, squeeze=squeeze, expand_dims=expand_dims, flatten=flatten, matmul=matmul,
-        pad=pad, split=split,
+        pad=pad, split=split, add=add, subtract=subtract, multiply=multiply, divide=divide, power=power,
+        negative=negative, dot=dot,
     ).items():
         setattr(T, name, fn)
     T.reshape = lambda self, *shape: reshape(self, *shape)
     T.T = property(lambda self: transpose(self))
+    T.where = _where_method
+
+
+def _where_method(self, condition, other):
+    """``x.where(condition, other)`` is ``cr.where(condition, x, other)`` (PyTorch's method form)."""
+    return where(condition, self, other)
 
 
 def _rpow(a: Tensor, b):
