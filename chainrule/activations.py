@@ -12,10 +12,10 @@ from .autograd.tensor import Tensor
 from .ops import activation as _act
 from .ops import elementwise as _ew
 from .ops.activation import (
-    elu, gelu, hard_sigmoid, hard_silu, leaky_relu, log_softmax, mish, relu6, selu, silu, softmax, softplus,
-    softsign, swish,
+    elu, gelu, hard_sigmoid, hard_silu, leaky_relu, log_softmax, mish, relu6, selu, sigmoid, silu, softmax,
+    softplus, softsign, swish,
 )
-from .ops.elementwise import sigmoid, tanh
+from .ops.elementwise import tanh
 
 
 def relu(x, negative_slope: float = 0.0, max_value=None, threshold: float = 0.0) -> Tensor:
@@ -71,7 +71,7 @@ _ACTIVATIONS = {
     "exponential": exponential,
 }
 # functions reachable under another module's identity (F.relu is elementwise.relu)
-_ALSO = {_ew.relu: "relu", _ew.exp: "exponential"}
+_ALSO = {_ew.relu: "relu", _ew.exp: "exponential", _ew.sigmoid: "sigmoid"}
 
 
 def known_names() -> list:

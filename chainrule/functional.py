@@ -6,10 +6,10 @@ Each family adds its own import block below.
 """
 # --- activations and softmax (ops/activation.py)
 from .ops.activation import (  # noqa: F401
-    elu, gelu, hard_sigmoid, hard_silu, leaky_relu, log_softmax, mish, relu6, selu, silu, softmax, softplus,
-    softsign, swish,
+    elu, gelu, hard_sigmoid, hard_silu, leaky_relu, log_softmax, mish, relu6, selu, sigmoid, silu, softmax,
+    softplus, softsign, swish,
 )
-from .ops.elementwise import relu, sigmoid, tanh  # noqa: F401
+from .ops.elementwise import relu, tanh  # noqa: F401
 # --- losses (ops/loss.py)
 from .ops.loss import (  # noqa: F401
     binary_crossentropy, categorical_crossentropy, huber, kl_divergence, mean_absolute_error, mean_squared_error,

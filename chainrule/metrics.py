@@ -102,9 +102,11 @@ def mean_absolute_error(y_true, y_pred):
 def _loss_metric_fn(loss_fn):
     def fn(y_true, y_pred, **kwargs):
         with no_grad():
-            p = _array(y_pred)
-            return loss_fn(_array(y_true), Tensor._wrap(p if p.dtype.kind == "f" else p.astype(np.float64)),
-                           **kwargs).data
+            if not (isinstance(y_pred, Tensor) and y_pred.data.dtype.kind == "f"):
+                # (a float Tensor is passed on as it is: a softmax/sigmoid output keeps its logits record)
+                p = _array(y_pred)
+                y_pred = Tensor._wrap(p if p.dtype.kind == "f" else p.astype(np.float64))
+            return loss_fn(_array(y_true), y_pred, **kwargs).data
 
     fn.__name__ = loss_fn.__name__
     fn.__doc__ = f"The per-sample {loss_fn.__name__} loss as an array (no graph)."

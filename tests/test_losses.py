@@ -245,7 +245,7 @@ def test_softmax_output_shortcut_uses_the_logits():
         direct.sum().backward()
         np.testing.assert_allclose(short.numpy(), direct.numpy(), rtol=1e-12)
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-12)
-        with cr.no_grad():  # no graph: the clipped formula, same values away from the clipping
+        with cr.no_grad():  # no graph: the recorded logits still give the same values
             np.testing.assert_allclose(make(F.softmax(_f64(x, False))).numpy(), short.numpy(), rtol=1e-12)
     # far in the tail only the shortcut stays exact (the clipped formula caps at -log(1e-7))
     big = _f64(np.array([[50.0, 0.0]]))
@@ -267,6 +267,40 @@ def test_sigmoid_output_shortcut_uses_the_logits():
     z = _f64(np.array([[30.0], [-2.0]]))
     out = F.binary_crossentropy(np.array([0.0, 0.0]), F.sigmoid(z))
     assert out.shape == (2,) and out.numpy()[0] == pytest.approx(30.0, rel=1e-12)
+
+
+def test_the_logits_shortcut_holds_without_a_graph():
+    big = np.array([[100.0, 0.0, 0.0]], np.float32)
+    with cr.no_grad():
+        p = F.softmax(cr.tensor(big))
+        assert p._ctx is None
+        assert F.sparse_categorical_crossentropy([1], p).item() == pytest.approx(100.0)
+        assert F.categorical_crossentropy(np.array([[0.0, 1.0, 0.0]]), p).item() == pytest.approx(100.0)
+        q = F.sigmoid(cr.tensor(np.array([[100.0]], np.float32)))
+        assert F.binary_crossentropy(np.array([[0.0]]), q).item() == pytest.approx(100.0)
+        assert cr.activations.get("sigmoid")(cr.tensor([[-100.0]]))._keras_logits[1].item() == -100.0
+    # without the record (a plain elementwise sigmoid, no graph), the clipped formula: Keras's value too
+    with cr.no_grad():
+        plain = cr.sigmoid(cr.tensor(np.array([[100.0]], np.float32)))
+        assert F.binary_crossentropy(np.array([[0.0]]), plain).item() < 17.0  # -log(1 - (1 - 1e-7)) in float32
+
+
+@pytest.mark.parametrize("activation, units, loss, y", [
+    ("softmax", 3, "sparse_categorical_crossentropy", np.array([1])),
+    ("softmax", 3, "categorical_crossentropy", np.array([[0.0, 1.0, 0.0]], np.float32)),
+    ("sigmoid", 1, "binary_crossentropy", np.array([[0.0]], np.float32)),
+])
+def test_fit_and_evaluate_agree_on_saturated_outputs(activation, units, loss, y):
+    model = cr.Sequential([cr.layers.Input((1,)), cr.layers.Dense(units, activation=activation)])
+    model.set_weights([np.array([[100.0] + [0.0] * (units - 1)], np.float32), np.zeros(units, np.float32)])
+    model.compile(optimizer=cr.optimizers.SGD(learning_rate=0.0), loss=loss, metrics=[loss])
+    batch_losses = []
+    record = cr.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: batch_losses.append(logs["loss"]))
+    x = np.ones((1, 1), np.float32)
+    history = model.fit(x, y, epochs=1, verbose=0, callbacks=[record])
+    evaluated, metric = model.evaluate(x, y, verbose=0)
+    assert batch_losses == [pytest.approx(100.0)] and evaluated == pytest.approx(100.0)
+    assert history.history[loss] == [pytest.approx(100.0)] and metric == pytest.approx(100.0)
 
 
 def test_warnings_for_likely_mistakes():

@@ -14,11 +14,16 @@ Stability:
 * ``from_logits=False`` reads probabilities and, as Keras, clips them to
   [1e-7, 1 - 1e-7] (categorical ones first renormalised to sum to 1).
 * When ``y_pred`` is the output of chainrule's ``softmax`` (over the class axis)
-  or ``sigmoid``, the recorded graph gives the logits that made it, and the
-  logits path is used instead (Keras does the same with ``_keras_logits``): no
-  clipping, and the gradient is the exact softmax - one_hot. The graph is only
-  recorded where gradients are (not under ``no_grad``); there the clipped
-  formula is used, which agrees except where a probability is below 1e-7.
+  or ``sigmoid``, the logits that made it are used instead, as Keras does with
+  ``_keras_logits``: no clipping, and the gradient is the exact softmax - one_hot.
+  ``F.softmax``/``F.sigmoid``, ``cr.activations`` and the layers' ``activation=``
+  record the logits on their output (``Tensor._keras_logits``) in every mode, so
+  ``fit`` (graph recorded) and ``evaluate``/``predict`` (``no_grad``) give the
+  same loss even for saturated outputs, e.g. -log softmax([100, 0, 0])_1 = 100
+  where the clipped formula would give -log(1e-7) = 16.118. The plain
+  elementwise op (``cr.sigmoid``, ``x.sigmoid()``, a bare ``Softmax.apply``)
+  records nothing; its logits are found through the graph when one is recorded,
+  and otherwise the clipped formula is used.
 """
 from __future__ import annotations
 
@@ -94,7 +99,11 @@ def _check_same_shape(op, y_true, y_pred):
 
 
 def _logits_of(y_pred: Tensor, cls, axes=None):
-    """The input of the softmax/sigmoid node that produced y_pred, if it did (else None)."""
+    """The logits of the softmax/sigmoid (over ``axes``) that produced y_pred, if one did (else None):
+    the record ``_keras_logits`` on it, else the input of its graph node."""
+    rec = getattr(y_pred, "_keras_logits", None)
+    if rec is not None:
+        return rec[1] if rec[0] is cls and (axes is None or rec[2] == axes) else None
     fn = y_pred._ctx
     if type(fn) is not cls or fn._released or fn.inputs is None:
         return None
@@ -104,7 +113,8 @@ def _logits_of(y_pred: Tensor, cls, axes=None):
 
 
 def _warn_if_probabilities(op: str, y_pred: Tensor, cls, what: str) -> None:
-    if type(y_pred._ctx) is cls:
+    rec = getattr(y_pred, "_keras_logits", None)
+    if type(y_pred._ctx) is cls or (rec is not None and rec[0] is cls):
         warnings.warn(
             f"{op}: from_logits=True, but y_pred was produced by a {what}, so it holds probabilities, "
             "not logits. Was this intended?",
