@@ -137,6 +137,38 @@ def test_conv_blocking_does_not_change_results(monkeypatch, chunk):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("xs, ws, strides, padding, dilation", [
+    ((3, 9, 8, 1), (3, 3, 1, 5), 1, "valid", 1),                  # the first layer of a CNN
+    ((2, 9, 8, 3), (3, 2, 3, 4), (2, 1), "same", (1, 2)),
+    ((2, 7, 7, 4), (2, 3, 4, 3), 3, ((2, 0), (1, 1)), 1),
+    ((2, 11, 2), (4, 2, 6), 2, "causal", 2),
+    ((1, 4, 5, 4, 2), (2, 3, 2, 2, 3), (1, 2, 1), "same", 1),
+])
+def test_by_offset_im2col_gives_the_row_major_results(monkeypatch, xs, ws, strides, padding, dilation):
+    """Up to 4 input channels the kernels build im2col transposed (one copy per kernel offset); the
+    row-major im2col (forced with the threshold at 0) gives the same forward, bias/relu epilogue and
+    gradients, also with row blocks cut small."""
+    rng = _rng(14)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[-1])
+    args = (strides, padding, dilation)
+
+    def run():
+        y = ck.conv_forward(x, w, *args)
+        gy = rng.standard_normal(y.shape)
+        return (y, ck.conv_forward(x, w, *args, bias=b), ck.conv_forward(x, w, *args, bias=b, relu=True),
+                ck.conv_input_grad(gy, w, x.shape, *args), ck.conv_weight_grad(x, gy, w.shape, *args))
+
+    state = rng.bit_generator.state
+    got = run()
+    for threshold, chunk in ((0, cg.CHUNK_BYTES), (cg._MAX_CHANNELS_BY_OFFSET, 600)):
+        monkeypatch.setattr(cg, "_MAX_CHANNELS_BY_OFFSET", threshold)
+        monkeypatch.setattr(cg, "CHUNK_BYTES", chunk)
+        rng.bit_generator.state = state
+        for a, ref in zip(got, run()):
+            np.testing.assert_allclose(a, ref, rtol=1e-12, atol=1e-12)
+    assert (got[2] == 0).any() and (got[2] > 0).any()
+
+
 # ----------------------------------------------------------------------------- 4-D against the formulas
 
 def _naive_conv(x, w, strides, pairs, dilation, groups):

@@ -164,6 +164,12 @@ class _Geometry:
                    + tuple(a * d for a, d in zip(spatial, self.dilation)) + st[-1:])
         return xp.lib.stride_tricks.as_strided(arr, shape, strides, writeable=True)
 
+    def windows_by_offset(self, arr):
+        """View ``(*kernel, C, N, *out)`` of a padded ``(N, *padded, C)`` array: ``[k, c, n, o]`` is
+        ``arr[n, o*s + k*d, c]`` (the window view with the kernel offset and channel axes first)."""
+        nd = self.nd
+        return self.windows(arr).transpose(tuple(range(nd + 1, 2 * nd + 2)) + (0,) + tuple(range(1, nd + 1)))
+
     def blocks(self, row_bytes):
         """``(n-slice, o1-slice)`` blocks of output rows, each row costing ``row_bytes`` of
         temporary, so that a block stays near ``CHUNK_BYTES`` (but holds at least one row of
@@ -263,6 +269,20 @@ def _dense_geometry(op, geo, dtype, w=None):
     dense = _Geometry(op, geo.x_shape, geo.kernel + (geo.c_in, geo.c_out), geo.strides, geo.padding,
                       geo.dilation, 1)
     return dense, (None if w is None else _block_diagonal(xp.asarray(w, dtype=dtype), geo, dtype))
+
+
+#: Up to this many input channels (groups=1), im2col is built by kernel offset (``windows_by_offset``).
+_MAX_CHANNELS_BY_OFFSET = 4
+
+
+def _by_offset(geo) -> bool:
+    """Whether to build im2col transposed, one copy per kernel offset and channel.
+
+    The row-major im2col copies runs of ``kernel[-1] * C_in`` values (12 bytes for a 3x3 kernel on
+    one float32 channel), far below what a memory copy needs to run at speed; transposed, each
+    copy moves runs of ``out[-1]`` values (a whole output row, contiguous for C_in = 1, stride 1).
+    """
+    return geo.groups == 1 and geo.c_in <= _MAX_CHANNELS_BY_OFFSET
 
 
 def _depthwise_blocks(geo, dtype):

@@ -18,9 +18,10 @@ import math
 
 from ..backend import xp
 from .conv_geometry import (
-    _check_array, _check_gy, _compute_dtype, _dense_geometry, _dense_groups, _depthwise_blocks,
+    _by_offset, _check_array, _check_gy, _compute_dtype, _dense_geometry, _dense_groups, _depthwise_blocks,
     _from_channels_last, _Geometry, _shape_to_channels_last, _to_channels_last,
 )
+
 
 def conv_input_grad(gy, w, x_shape, strides=1, padding="valid", dilation=1, groups=1,
                     data_format="channels_last"):
@@ -44,6 +45,8 @@ def conv_input_grad(gy, w, x_shape, strides=1, padding="valid", dilation=1, grou
         geo, w = _dense_geometry("conv_input_grad", geo, dtype, w)
     if geo.depthwise:
         gx = _depthwise_input_grad(gy, w, geo, dtype)
+    elif _by_offset(geo):
+        gx = _input_grad_by_offset(gy, w, geo, dtype)
     elif geo.strides == (1,) * geo.nd and geo.cg >= _MIN_CHANNELS_FLAT:
         gx = geo.crop(_input_grad_flat(gy, w, geo, dtype))
     else:
@@ -73,6 +76,29 @@ def _input_grad_col2im(gy, w, geo, dtype):
             # For a fixed kernel offset the target positions are distinct, so a plain += is exact.
             view[lead + k] += dcol[lead + k]
     return geo.ungroup(gx_g)
+
+
+def _input_grad_by_offset(gy, w, geo, dtype):
+    """Few input channels: ``dcol_t = w @ gy^T`` per block (``(prod(kernel)*C_in, C_out) x (C_out, rows)``),
+    then one add per kernel offset of ``dcol_t[k]`` (``(C_in, rows)``) into the padded gradient, each
+    moving whole output rows (``windows_by_offset``) instead of ``C_in`` values at a time."""
+    kc = geo.ksize * geo.c_in
+    wm = xp.asarray(w, dtype=dtype).reshape(kc, geo.c_out)
+    gx_p = xp.zeros((geo.n,) + geo.padded_spatial + (geo.c_in,), dtype=dtype)
+    win = geo.windows_by_offset(gx_p)                              # (*kernel, C, N, *out), writable
+    lead = (slice(None),) * (geo.nd + 1)
+    buf = None
+    for nsl, osl in geo.blocks(geo.col_row_bytes(dtype)):
+        view = win[lead + (nsl, osl)]
+        rows = math.prod(view.shape[geo.nd + 1:])
+        if buf is None or buf.shape[1] < rows:
+            buf = xp.empty((kc, rows), dtype=dtype)
+        dcol = buf[:, :rows]
+        xp.matmul(wm, gy[nsl, osl].reshape(rows, geo.c_out).T, out=dcol)
+        dcol = dcol.reshape(view.shape)
+        for k in geo.kernel_offsets:
+            view[k] += dcol[k]             # for a fixed kernel offset the targets are distinct
+    return geo.crop(gx_p)
 
 
 def _input_grad_flat(gy, w, geo, dtype):
@@ -131,6 +157,8 @@ def conv_weight_grad(x, gy, w_shape, strides=1, padding="valid", dilation=1, gro
     gy = xp.ascontiguousarray(gy, dtype=dtype)
     if geo.depthwise:
         return _depthwise_weight_grad(x, gy, geo, dtype)
+    if _by_offset(geo):
+        return _weight_grad_by_offset(x, gy, geo, dtype)
     if _dense_groups(geo):
         dense, _ = _dense_geometry("conv_weight_grad", geo, dtype)
         gw = _weight_grad_gemm(x, gy, dense, dtype)
@@ -155,6 +183,26 @@ def _weight_grad_gemm(x, gy, geo, dtype):
         gw += part
     return xp.ascontiguousarray(gw.transpose(1, 0, 2)).reshape(geo.kernel + (geo.cg, geo.c_out))
 
+
+def _weight_grad_by_offset(x, gy, geo, dtype):
+    """Few input channels: ``dL/dw[(k, c), m] = sum_blocks col_t @ gy`` with the transposed im2col
+    ``col_t[(k, c), row] = x_p[n, o*s + k*d, c]`` of ``windows_by_offset`` (one copy per kernel offset)."""
+    kc = geo.ksize * geo.c_in
+    win = geo.windows_by_offset(geo.pad(x, dtype))
+    lead = (slice(None),) * (geo.nd + 1)
+    gw = xp.zeros((kc, geo.c_out), dtype=dtype)
+    part = xp.empty_like(gw)
+    buf = None
+    for nsl, osl in geo.blocks(geo.col_row_bytes(dtype)):
+        view = win[lead + (nsl, osl)]
+        rows = math.prod(view.shape[geo.nd + 1:])
+        if buf is None or buf.shape[1] < rows:
+            buf = xp.empty((kc, rows), dtype=dtype)
+        col = buf[:, :rows]
+        xp.copyto(col.reshape(view.shape), view)
+        xp.matmul(col, gy[nsl, osl].reshape(rows, geo.c_out), out=part)
+        gw += part
+    return gw.reshape(geo.kernel + (geo.c_in, geo.c_out))
 
 
 # ----------------------------------------------------------------------------- depthwise

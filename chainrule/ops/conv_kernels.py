@@ -35,16 +35,23 @@ than one whole-batch im2col (and bounds the memory). Channels-last won over
 channels-first: the im2col rows ``(kernel[-1], C)`` are contiguous runs, and the
 GEMM writes y in place.
 
+With at most 4 input channels (one group) the im2col rows are too short a run to copy
+fast, so the matrix is built transposed (``_Geometry.windows_by_offset``): one copy per
+kernel offset and channel, each moving whole output rows, and the bias rides in the GEMM
+as a row of ones (``_forward_by_offset``; the gradients mirror it).
+
 Two special cases where per-group GEMMs would be tiny: depthwise convs (one input
 channel per group) are one einsum over the window view per block, and groups of
 at most 4 channels run as one dense conv with a block-diagonal kernel.
 """
 from __future__ import annotations
 
+import math
+
 from ..backend import xp
 from .conv_geometry import (  # noqa: F401  (re-exported)
-    CHUNK_BYTES, _check_array, _compute_dtype, _dense_geometry, _dense_groups, _depthwise_blocks,
-    _from_channels_last, _Geometry, _ntuple, _shape_to_channels_last, _to_channels_last, conv_output_size,
+    CHUNK_BYTES, _by_offset, _check_array, _compute_dtype, _dense_geometry, _dense_groups,
+    _depthwise_blocks, _from_channels_last, _Geometry, _ntuple, _shape_to_channels_last, _to_channels_last, conv_output_size,
     conv_transpose_output_padding, conv_transpose_output_size, conv_transpose_placement, resolve_padding,
 )
 from .conv_grad_kernels import conv_input_grad, conv_weight_grad  # noqa: F401  (re-exported)
@@ -79,6 +86,8 @@ def conv_forward(x, w, strides=1, padding="valid", dilation=1, groups=1, data_fo
         return _from_channels_last(y, data_format)
     if _dense_groups(geo):
         geo, w = _dense_geometry("conv", geo, dtype, w)
+    if _by_offset(geo):
+        return _from_channels_last(_forward_by_offset(x, w, geo, dtype, bias, relu), data_format)
     wg = geo.weight_by_group(w, dtype)
     bias_g = None if bias is None else xp.asarray(bias, dtype=dtype).reshape(geo.groups, 1, geo.og)
     win = geo.windows(geo.pad_grouped(x, dtype))
@@ -98,6 +107,33 @@ def conv_forward(x, w, strides=1, padding="valid", dilation=1, groups=1, data_fo
         if bias_g is not None or relu:
             epi = _epilogue(out, bias_g, relu, epi)
     return _from_channels_last(y, data_format)
+
+
+def _forward_by_offset(x, w, geo, dtype, bias, relu):
+    """``y = col_t^T @ [w; b]`` per row block, with ``col_t[(k, c), row] = x_p[n, o*s + k*d, c]``
+    (``(prod(kernel)*C_in + 1, rows)``, the last row all ones when there is a bias, so the GEMM
+    adds it), filled by one copy per kernel offset and channel; relu as an epilogue per block."""
+    kc = geo.ksize * geo.c_in
+    wm = xp.asarray(w, dtype=dtype).reshape(kc, geo.c_out)
+    if bias is not None:
+        wm = xp.concatenate([wm, xp.asarray(bias, dtype=dtype).reshape(1, geo.c_out)])
+    win = geo.windows_by_offset(geo.pad(x, dtype))                  # (*kernel, C, N, *out)
+    lead = (slice(None),) * (geo.nd + 1)
+    y = xp.empty(geo.y_shape, dtype=dtype)
+    buf = epi = None
+    for nsl, osl in geo.blocks((wm.shape[0] + geo.c_out) * dtype.itemsize):
+        view = win[lead + (nsl, osl)]
+        rows = math.prod(view.shape[geo.nd + 1:])
+        if buf is None or buf.shape[1] < rows:
+            buf = xp.empty((wm.shape[0], rows), dtype=dtype)
+            buf[kc:] = 1
+        col = buf[:, :rows]
+        xp.copyto(col[:kc].reshape(view.shape), view)
+        out = y[nsl, osl].reshape(1, rows, geo.c_out)
+        xp.matmul(col.T, wm, out=out[0])
+        if relu:
+            epi = _epilogue(out, None, relu, epi)
+    return y
 
 
 def _epilogue(out, bias, relu, rows=None):
