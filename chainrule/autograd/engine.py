@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .. import backend
 from .function import Function
-from .grad_mode import enable_grad, no_grad
+from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .tensor import Tensor
 
 _base_release = Function.release
@@ -69,11 +69,12 @@ def _as_grad(g, t: Tensor, where: str) -> Tensor:
                 f"got {type(g).__name__}"
             ) from None
     elif g.data.dtype != t.data.dtype:
-        # A Tensor is not cast silently: a float64 gradient would make the leaves' .grad float64.
-        raise TypeError(
-            f"{where}: gradient of dtype {g.data.dtype} for an output of dtype {t.data.dtype} and shape {t.shape}; "
-            f"pass a gradient of the output's dtype (e.g. g.astype('{t.data.dtype}'))"
-        )
+        # As PyTorch: the gradient takes the output's dtype, so a float64 gradient never makes a
+        # float32 leaf's .grad float64. Cast through the graph only where it is recorded.
+        if g.requires_grad and is_grad_enabled():
+            g = g.astype(t.data.dtype)
+        else:
+            g = Tensor._wrap(g.data.astype(t.data.dtype))
     if g.shape != t.shape:
         raise ValueError(f"{where}: gradient shape {g.shape} does not match output shape {t.shape}")
     return g
