@@ -655,3 +655,16 @@ def test_grad_results_are_writable_and_not_aliased():
     v = cr.tensor([5.0, 6.0])
     (g,) = cr.grad(a + 0.0, [a], grad_outputs=v)
     assert not np.shares_memory(g.numpy(), v.numpy())
+
+
+def test_float_array_takes_the_float_tensor_dtype():
+    """A float64 array meeting a float64 tensor keeps its precision (not rounded through float32),
+    and meeting a float32 tensor it does not make the result float64."""
+    a = np.array([0.1, 1.0 / 3.0])
+    x64 = cr.tensor([0.0, 0.0], dtype="float64", requires_grad=True)
+    y = x64 + a
+    assert y.dtype == np.float64
+    np.testing.assert_array_equal(y.numpy(), a)
+    np.testing.assert_array_equal((a * x64 + a).numpy(), a)
+    x32 = cr.tensor([0.0, 0.0], requires_grad=True)
+    assert (x32 + a).dtype == np.float32 and (a - x32).dtype == np.float32

@@ -182,7 +182,7 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
 
 
 def ensure_tensor(value, like: Tensor | None = None, op: str | None = None) -> Tensor:
-    """Turn a scalar or array-like into a Tensor; Python scalars take ``like``'s float dtype.
+    """Turn a scalar or array-like into a Tensor; Python scalars and float arrays take ``like``'s float dtype.
 
     With ``op`` given, a value that is not numeric data raises a TypeError that names the op.
     """
@@ -202,6 +202,10 @@ def ensure_tensor(value, like: Tensor | None = None, op: str | None = None) -> T
             arr = backend.xp.asarray(value)
             if arr.ndim == 0 and arr.dtype.kind in "fiub":
                 return Tensor._wrap(arr.astype(dt))
+            if arr.dtype.kind == "f":
+                # A float array meeting a float tensor takes the tensor's dtype: a float64 array
+                # neither creeps into a float32 graph nor is rounded through floatx() in a float64 one.
+                return Tensor._wrap(arr.astype(dt, copy=False))
     return Tensor._wrap(backend.as_array(value))
 
 
