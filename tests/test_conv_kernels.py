@@ -169,6 +169,52 @@ def test_by_offset_im2col_gives_the_row_major_results(monkeypatch, xs, ws, strid
     assert (got[2] == 0).any() and (got[2] > 0).any()
 
 
+def _temporaries(fn):
+    """Bytes fn allocates at its peak beyond what it returns (tracemalloc sees NumPy's buffers)."""
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        result = fn()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak - before - sum(a.nbytes for a in (result if isinstance(result, tuple) else (result,)))
+
+
+def test_kernel_temporaries_are_what_the_docstrings_say(monkeypatch):
+    """The largest temporaries, as the docstrings state them: padded copies plus one block of about
+    CHUNK_BYTES in all (the block's tiles and the widened stride-1 gradient included), and for an
+    integer average pool one padded float copy."""
+    chunk = 256 << 10
+    monkeypatch.setattr(cg, "CHUNK_BYTES", chunk)
+    rng = _rng(15)
+    x = rng.standard_normal((8, 12, 12, 5)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 5, 64)).astype(np.float32)
+    b = rng.standard_normal(64).astype(np.float32)
+    small = 48 << 10                        # kernel-sized arrays, NumPy's casting buffers, bookkeeping
+    # forward with the bias/relu epilogue: im2col block + tiled bias + tiled zeros ~ one chunk
+    assert _temporaries(lambda: ck.conv_forward(x, w, bias=b, relu=True)) <= chunk + small
+    # stride-1 input gradient (flat): padded gradient + widened gy block + its products ~ one chunk
+    gy = rng.standard_normal((8, 12, 12, 64)).astype(np.float32)
+    padded = 8 * 14 * 14 * 5 * 4
+    assert _temporaries(lambda: ck.conv_input_grad(gy, w, x.shape, 1, "same")) <= padded + chunk + small
+    assert _temporaries(lambda: ck.conv_weight_grad(x, gy, w.shape, 1, "same")) <= padded + chunk + small
+    # few channels (transposed im2col): the buffer and the relu tile within one chunk
+    x1 = rng.standard_normal((16, 20, 20, 1)).astype(np.float32)
+    w1 = rng.standard_normal((3, 3, 1, 32)).astype(np.float32)
+    assert _temporaries(lambda: ck.conv_forward(x1, w1, bias=b[:32], relu=True)) <= chunk + small
+    # pooling: an integer image is padded straight into float (one copy, not a float copy and a padded one)
+    xi = rng.integers(0, 255, (32, 27, 27, 3)).astype(np.uint8)
+    padded_f32 = 32 * 28 * 28 * 3 * 4
+    assert _temporaries(lambda: pk.avg_pool_forward(xi, 2, padding="same")) <= padded_f32 + small
+    xf = rng.standard_normal((32, 27, 27, 8)).astype(np.float32)
+    y_count = 32 * 14 * 14 * 8
+    assert _temporaries(lambda: pk.max_pool_forward(xf, 2, padding="same")) <= 32 * 28 * 28 * 8 * 4 + 2 * y_count + small
+    assert _temporaries(lambda: pk.max_pool_values(xf, 2, padding="same")) <= 32 * 28 * 28 * 8 * 4 + small
+
+
 # ----------------------------------------------------------------------------- 4-D against the formulas
 
 def _naive_conv(x, w, strides, pairs, dilation, groups):

@@ -32,7 +32,14 @@ def conv_input_grad(gy, w, x_shape, strides=1, padding="valid", dilation=1, grou
     ``(in + lo + hi - dilated kernel) % stride != 0``) get 0.
     Per row block: a GEMM ``dcol = gy @ w^T`` (``(rows, Og) x (Og, prod(kernel)*Cg)`` per group),
     then ``prod(kernel)`` vectorised adds of ``dcol`` into the padded gradient.
-    Largest temporary: the padded gradient, plus a buffer of about ``CHUNK_BYTES``.
+
+    Temporaries besides the result (measured with tracemalloc): the zero-padded gradient
+    ``(N, *padded, C_in)`` (group-major for groups > 1; it is the result itself when there is
+    no padding and one group), plus one block's buffers of about ``CHUNK_BYTES`` in all -- the
+    ``dcol`` block, or for stride 1 with 5 or more channels (``_input_grad_flat``) the widened
+    ``gy`` block and its ``prod(kernel)`` products, or for depthwise convs one block of per-offset
+    products; a block holds at least one output row of one sample. channels_first adds a
+    channels-last copy of gy and the channels-last result (the size of x), copied at the end.
     """
     _check_array(gy, "conv_input_grad", "gy"), _check_array(w, "conv_input_grad", "w")
     gy = _to_channels_last(gy, data_format, "conv_input_grad")
@@ -108,7 +115,9 @@ def _input_grad_flat(gy, w, geo, dtype):
     (zeros beyond the output), so that the output row of flat index j and kernel offset k
     land on padded-input flat index ``j + off_k`` with ``off_k = sum_i k_i*d_i*pitch_i``.
     Then ``D_k = gy_ext @ w_k^T`` is added to one contiguous range per sample, for each k.
-    Costs ``prod(padded[1:]) / prod(out[1:])`` more GEMM rows; saves the strided adds.
+    Costs ``prod(padded[1:]) / prod(out[1:])`` more GEMM rows; saves the strided adds. The
+    block's rows are sized so that ``ext`` (``C_out`` values a widened row) and the products
+    (``prod(kernel) * C_in``) come to about ``CHUNK_BYTES`` together.
     """
     nd, groups, og, cg, c_in, ksize = geo.nd, geo.groups, geo.og, geo.cg, geo.c_in, geo.ksize
     padded, out = geo.padded_spatial, geo.out_spatial
@@ -119,13 +128,16 @@ def _input_grad_flat(gy, w, geo, dtype):
     gx_p = xp.zeros((geo.n, math.prod(padded), c_in), dtype=dtype)
     inner = (slice(None), slice(None)) + tuple(slice(0, o) for o in out[1:])
     ext = dbuf = None
-    for nsl, osl in geo.blocks(geo.col_row_bytes(dtype)):
+    # Per output row, ext holds C_out and dbuf prod(kernel)*C_in values of each of the widened rows.
+    widen = math.prod(padded[1:]) / math.prod(out[1:])
+    for nsl, osl in geo.blocks(math.ceil((ksize * c_in + groups * og) * widen * dtype.itemsize)):
         r0, r1, _ = osl.indices(out[0])
         gyb = gy[nsl, r0:r1]
         nb = gyb.shape[0]
         ext_shape = (nb, r1 - r0) + padded[1:] + (groups, og)
         rows = nb * (r1 - r0) * pitch[0]
         if ext is None or ext.shape != ext_shape:
+            ext = dbuf = None                            # (the old pair goes before the new one comes)
             ext = xp.zeros(ext_shape, dtype=dtype)       # the zeros beyond out[1:] are never overwritten
             dbuf = xp.empty((ksize, rows, groups, cg), dtype=dtype)
         ext[inner] = gyb.reshape(gyb.shape[:-1] + (groups, og))
@@ -145,7 +157,13 @@ def conv_weight_grad(x, gy, w_shape, strides=1, padding="valid", dilation=1, gro
     ``dL/dw[k, c, g*Og+m] = sum_{n, o} x_p[n, o*s + k*d, g*Cg+c] * gy[n, o, g*Og+m]``
     computed per row block as ``col^T @ gy`` (``(prod(kernel)*Cg, rows) x (rows, Og)`` per group),
     summed over blocks. Returns ``w_shape`` = ``(*kernel, C_in // groups, C_out)``.
-    Largest temporary: the padded input, plus an im2col buffer of about ``CHUNK_BYTES``.
+
+    Temporaries besides the result (measured with tracemalloc): a zero-padded, channels-last
+    copy of x (group-major for groups > 1; none when x already is channels-last, unpadded, of
+    one group and of the compute dtype), plus an
+    im2col block of about ``CHUNK_BYTES`` (at least one output row of one sample; none for
+    depthwise convs) and two arrays the size of the kernel. channels_first adds a
+    channels-last copy of gy.
     """
     _check_array(x, "conv_weight_grad", "x"), _check_array(gy, "conv_weight_grad", "gy")
     x = _to_channels_last(x, data_format, "conv_weight_grad")

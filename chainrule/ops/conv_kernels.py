@@ -69,12 +69,19 @@ def conv_forward(x, w, strides=1, padding="valid", dilation=1, groups=1, data_fo
     w: ``(*kernel, C_in // groups, C_out)``; returns ``(N, *out, C_out)`` (or channels_first),
     ``out = (in + lo + hi - (kernel-1)*dilation - 1) // stride + 1``, in the dtype of x and w.
     Gradients: ``conv_input_grad`` (w.r.t. x) and ``conv_weight_grad`` (w.r.t. w).
-    Largest temporary: the padded input, plus an im2col buffer of about ``CHUNK_BYTES``
-    (at least one output row of one sample: ``prod(out[1:]) * prod(kernel) * C_in`` elements).
 
     Epilogue: with ``bias`` (shape ``(C_out,)``) ``y += bias``, then with ``relu``
     ``y = max(y, 0)``, applied to each block of GEMM output right after it is written, while
     it is still in cache, instead of as two more passes over the whole output.
+
+    Temporaries besides y (measured with tracemalloc): a zero-padded, channels-last copy of x
+    (group-major for groups > 1; none when x already is channels-last, unpadded, of one group
+    and of the compute dtype), plus one block's buffers
+    of about ``CHUNK_BYTES`` in all -- the im2col block and, with the epilogue, the bias and
+    zeros tiled to the block's rows (``rows * C_out`` each); a block holds at least one output
+    row of one sample, ``prod(out[1:]) * prod(kernel) * C_in`` elements, more than
+    ``CHUNK_BYTES`` if that is larger. Depthwise: the padded copy only. channels_first adds
+    the channels-last y (the output's size), copied to the result at the end.
     """
     _check_array(x, "conv", "x"), _check_array(w, "conv", "w")
     x = _to_channels_last(x, data_format, "conv")
@@ -93,9 +100,9 @@ def conv_forward(x, w, strides=1, padding="valid", dilation=1, groups=1, data_fo
     win = geo.windows(geo.pad_grouped(x, dtype))
     y = xp.empty(geo.y_shape, dtype=dtype)
     buf = epi = None
-    row_bytes = geo.col_row_bytes(dtype)
-    if bias is not None or relu:          # keep the block of output in cache too, for the epilogue
-        row_bytes += geo.c_out * dtype.itemsize
+    # The epilogue tiles the bias and/or zeros to a block of output rows: count them in the block.
+    tiles = (bias is not None) + bool(relu)
+    row_bytes = geo.col_row_bytes(dtype) + tiles * geo.c_out * dtype.itemsize
     for nsl, osl in geo.blocks(row_bytes):
         view = win[:, nsl, osl]
         if buf is None or buf.size < view.size:
@@ -112,7 +119,9 @@ def conv_forward(x, w, strides=1, padding="valid", dilation=1, groups=1, data_fo
 def _forward_by_offset(x, w, geo, dtype, bias, relu):
     """``y = col_t^T @ [w; b]`` per row block, with ``col_t[(k, c), row] = x_p[n, o*s + k*d, c]``
     (``(prod(kernel)*C_in + 1, rows)``, the last row all ones when there is a bias, so the GEMM
-    adds it), filled by one copy per kernel offset and channel; relu as an epilogue per block."""
+    adds it), filled by one copy per kernel offset and channel; relu as an epilogue per block.
+    A block's rows are sized so that its buffer, its rows of y and (with relu) the tiled zeros
+    come to about ``CHUNK_BYTES``."""
     kc = geo.ksize * geo.c_in
     wm = xp.asarray(w, dtype=dtype).reshape(kc, geo.c_out)
     if bias is not None:
@@ -193,7 +202,7 @@ def conv_transpose_forward(x, w, out_spatial, strides=1, padding="valid", dilati
     ``padding`` (strings resolved against ``out_spatial``) is the padding of that forward conv,
     as in TensorFlow's ``conv_transpose``; ``conv_transpose_output_size`` gives Keras's
     ``out_spatial``. Gradient w.r.t. x is ``conv_forward(gy, w, ...)``; w.r.t. w is
-    ``conv_weight_grad(gy, x, w.shape, ...)``.
+    ``conv_weight_grad(gy, x, w.shape, ...)``. Temporaries: those of ``conv_input_grad``.
     """
     _check_array(x, "conv_transpose", "x"), _check_array(w, "conv_transpose", "w")
     n = x.shape[0]

@@ -57,10 +57,13 @@ class _PoolGeometry:
         return (slice(None),) + tuple(slice(lo, lo + i) for (lo, _), i in zip(self.padding, self.in_spatial)) \
             + (slice(None),)
 
-    def pad(self, x, fill):
+    def pad(self, x, fill, dtype=None):
+        """``x`` padded with ``fill`` (converted to ``dtype`` on the way: one copy, not two); x itself
+        when there is no padding and no conversion."""
+        dtype = x.dtype if dtype is None else xp.dtype(dtype)
         if not self.has_padding:
-            return x
-        out = xp.full((self.n,) + self.padded_spatial + (self.c,), fill, dtype=x.dtype)
+            return x.astype(dtype, copy=False)
+        out = xp.full((self.n,) + self.padded_spatial + (self.c,), fill, dtype=dtype)
         out[self.interior()] = x
         return out
 
@@ -118,7 +121,9 @@ def max_pool_forward(x, pool_size, strides=None, padding="valid", data_format="c
     ``strides`` defaults to ``pool_size``; padding is ``"valid"``, ``"same"`` (Keras) or
     explicit; padded positions hold -inf and are never chosen.
     Cost: ``prod(pool_size)`` passes of compare and maximum over the output.
-    Temporaries: a mask and an index step the size of the output.
+    Temporaries besides y and argmax (measured with tracemalloc): the -inf-padded copy of x
+    (with padding only), a bool mask and an index step with y's number of elements;
+    channels_first adds the channels-last y and argmax, copied at the end.
     """
     geo, xp_, views, y = _max_pool_start(x, pool_size, strides, padding, data_format)
     argmax = xp.zeros(geo.y_shape, dtype=xp.min_scalar_type(len(views) - 1))
@@ -137,7 +142,8 @@ def max_pool_forward(x, pool_size, strides=None, padding="valid", data_format="c
 def max_pool_values(x, pool_size, strides=None, padding="valid", data_format="channels_last"):
     """``max_pool_forward`` without the arg-max, for inference: ``y[n, o, c] = max_k x_p[n, o*s + k, c]``.
 
-    One ``maximum`` pass per window offset over the output (NaN propagates); no temporary beyond y.
+    One ``maximum`` pass per window offset over the output (NaN propagates). Temporaries besides
+    y: the -inf-padded copy of x (with padding only); channels_first adds the channels-last y.
     """
     _, xp_, views, y = _max_pool_start(x, pool_size, strides, padding, data_format)
     for view in views[1:]:
@@ -151,6 +157,9 @@ def max_pool_backward(gy, argmax, x_shape, pool_size, strides=None, padding="val
     ``dL/dx_p[n, o*s + argmax, c] += gy[n, o, c]`` (summed where windows overlap), then cropped.
 
     Per window offset k: ``gy * (argmax == k)`` written (non-overlapping windows) or added.
+    Temporaries besides the result: the padded gradient (the result itself without padding), a
+    bool mask with gy's number of elements and, for overlapping windows, one array gy's size;
+    channels_first adds the channels-last result (the size of x).
     """
     _check_array(gy, "max_pool_backward", "gy"), _check_array(argmax, "max_pool_backward", "argmax")
     gy = _to_channels_last(gy, data_format, "max_pool_backward")
@@ -182,13 +191,15 @@ def avg_pool_forward(x, pool_size, strides=None, padding="valid", count_include_
     ``count[o]``: the real elements in the window (Keras/TF ``"same"``, PyTorch
     ``count_include_pad=False``), or ``prod(pool_size)`` with ``count_include_pad=True``.
     Float inputs keep their dtype; integer inputs give ``floatx()``.
-    Cost: ``prod(pool_size)`` vectorised adds over the output; no temporary beyond y.
+    Cost: ``prod(pool_size)`` vectorised adds over the output. Temporaries besides y: the
+    zero-padded copy of x, made in the float dtype (with padding), or the float copy of an
+    integer x (without); channels_first adds the channels-last y.
     """
     _check_array(x, "avg_pool", "x")
     x = _to_channels_last(x, data_format, "avg_pool")
     geo = _PoolGeometry("avg_pool", x.shape, pool_size, strides, padding)
     dtype = _float_dtype(x)
-    xp_ = geo.pad(x.astype(dtype, copy=False), 0)
+    xp_ = geo.pad(x, 0, dtype)
     views = list(geo.views(xp_))
     y = xp.array(xp_[views[0]], copy=True, order="C")
     for view in views[1:]:
@@ -201,6 +212,8 @@ def avg_pool_backward(gy, x_shape, pool_size, strides=None, padding="valid", cou
                       data_format="channels_last"):
     """Gradient of ``avg_pool_forward``: ``dL/dx_p[n, o*s + k, c] += gy[n, o, c] / count[o]`` for
     every offset k, then cropped. One pass per offset: a copy (non-overlapping windows) or an add.
+    Temporaries besides the result: ``gy / count`` (gy's size) and the padded gradient (the result
+    itself without padding); channels_first adds the channels-last result (the size of x).
     """
     _check_array(gy, "avg_pool_backward", "gy")
     gy = _to_channels_last(gy, data_format, "avg_pool_backward")
@@ -209,7 +222,7 @@ def avg_pool_backward(gy, x_shape, pool_size, strides=None, padding="valid", cou
     if tuple(gy.shape) != geo.y_shape:
         raise ValueError(f"avg_pool_backward: gy has shape {tuple(gy.shape)}, expected {geo.y_shape}")
     dtype = _float_dtype(gy)
-    g = gy.astype(dtype) / geo.count(dtype, count_include_pad)
+    g = xp.divide(gy, geo.count(dtype, count_include_pad), dtype=dtype)
     gx_p = xp.zeros((geo.n,) + geo.padded_spatial + (geo.c,), dtype=dtype)
     for view in geo.views(gx_p):
         if geo.overlapping:
