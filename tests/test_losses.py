@@ -7,6 +7,7 @@ import pytest
 import chainrule as cr
 from chainrule import functional as F
 from chainrule import losses
+from chainrule.ops.elementwise import Sigmoid
 from differential import check, const
 
 
@@ -279,9 +280,14 @@ def test_the_logits_shortcut_holds_without_a_graph():
         q = F.sigmoid(cr.tensor(np.array([[100.0]], np.float32)))
         assert F.binary_crossentropy(np.array([[0.0]]), q).item() == pytest.approx(100.0)
         assert cr.activations.get("sigmoid")(cr.tensor([[-100.0]]))._keras_logits[1].item() == -100.0
-    # without the record (a plain elementwise sigmoid, no graph), the clipped formula: Keras's value too
+        # one sigmoid: the function, the method and F's record alike
+        t = cr.tensor(np.array([[100.0]], np.float32))
+        for q in (cr.sigmoid(t), t.sigmoid()):
+            assert q._keras_logits[1] is t
+            assert F.binary_crossentropy(np.array([[0.0]]), q).item() == pytest.approx(100.0)
+    # without the record (a bare Function, no graph), the clipped formula: Keras's value too
     with cr.no_grad():
-        plain = cr.sigmoid(cr.tensor(np.array([[100.0]], np.float32)))
+        plain = Sigmoid.apply(cr.tensor(np.array([[100.0]], np.float32)))
         assert F.binary_crossentropy(np.array([[0.0]]), plain).item() < 17.0  # -log(1 - (1 - 1e-7)) in float32
 
 

@@ -5,8 +5,7 @@ elu, selu, gelu (exact and tanh forms), softplus, silu/swish, mish, relu6,
 hard_sigmoid, softmax and log_softmax, and the error function ``erf`` that the
 exact GELU needs (NumPy has none, and SciPy is not a dependency).
 
-``softmax`` and ``sigmoid`` here (the ones ``F``, ``cr.activations`` and the layers'
-``activation=`` use) also record their input on their output, as Keras's
+``softmax`` here and ``sigmoid`` in ``elementwise`` also record their input on their output, as Keras's
 ``_keras_logits``: ``y._keras_logits = (op class, logits, axes)``, in every mode,
 graph or ``no_grad``. The cross-entropies read it to compute the loss from the
 logits (see ``ops.loss``). It holds the logits only as long as the output lives.
@@ -24,7 +23,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.tensor import Tensor, ensure_tensor
 from ..backend import floatx_dtype, xp
-from .elementwise import Sigmoid, exp, sigmoid as _sigmoid, tanh, where
+from .elementwise import Sigmoid, exp, sigmoid, tanh, where
 from .reduction import normalize_axis, sum as _sum
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -223,7 +222,7 @@ class Softplus(Function):
         return (xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(x, 0)).astype(x.dtype, copy=False)
 
     def backward(self, g):
-        return g * _sigmoid(self.inputs[0])
+        return g * Sigmoid.apply(self.inputs[0])
 
 
 class Silu(Function):
@@ -234,7 +233,7 @@ class Silu(Function):
 
     def backward(self, g):
         (x,) = self.inputs
-        s = _sigmoid(x)
+        s = Sigmoid.apply(x)
         return g * (s * (1.0 + x * (1.0 - s)))
 
 
@@ -248,7 +247,7 @@ class Mish(Function):
     def backward(self, g):
         (x,) = self.inputs
         t = tanh(Softplus.apply(x))
-        return g * (t + x * _sigmoid(x) * (1.0 - t * t))
+        return g * (t + x * Sigmoid.apply(x) * (1.0 - t * t))
 
 
 class Gelu(Function):
@@ -414,17 +413,6 @@ def softmax(x, axis=-1) -> Tensor:
     axes = normalize_axis("softmax", axis, x.data.ndim)
     y = Softmax.apply(x, axes=axes)
     y._keras_logits = (Softmax, x, axes)
-    return y
-
-
-def sigmoid(x) -> Tensor:
-    """1 / (1 + e^{-x}) (the ``Sigmoid`` Function: dy/dx = y (1 - y)).
-
-    The output records x as its logits (``_keras_logits``) for binary cross-entropy.
-    """
-    x = _float_input("sigmoid", x)
-    y = Sigmoid.apply(x)
-    y._keras_logits = (Sigmoid, x, None)
     return y
 
 

@@ -517,7 +517,18 @@ sqrt = _unary(Sqrt, "sqrt")
 sin = _unary(Sin, "sin")
 cos = _unary(Cos, "cos")
 tanh = _unary(Tanh, "tanh")
-sigmoid = _unary(Sigmoid, "sigmoid")
+def sigmoid(x) -> Tensor:
+    x = ensure_tensor(x, op="sigmoid")
+    if x.data.dtype.kind != "f":
+        x = Tensor._wrap(x.data.astype(backend.floatx_dtype()))
+    y = Sigmoid.apply(x)
+    # The output records its input as its logits (as Keras's ``_keras_logits``), in every mode,
+    # so that binary cross-entropy computes the loss from the logits (see ``ops.loss``).
+    y._keras_logits = (Sigmoid, x, None)
+    return y
+
+
+sigmoid.__doc__ = Sigmoid.__doc__ + "\n    The output records x as its logits (``_keras_logits``) for binary cross-entropy.\n"
 relu = _unary(Relu, "relu")
 
 

@@ -16,14 +16,14 @@ Stability:
 * When ``y_pred`` is the output of chainrule's ``softmax`` (over the class axis)
   or ``sigmoid``, the logits that made it are used instead, as Keras does with
   ``_keras_logits``: no clipping, and the gradient is the exact softmax - one_hot.
-  ``F.softmax``/``F.sigmoid``, ``cr.activations`` and the layers' ``activation=``
-  record the logits on their output (``Tensor._keras_logits``) in every mode, so
-  ``fit`` (graph recorded) and ``evaluate``/``predict`` (``no_grad``) give the
-  same loss even for saturated outputs, e.g. -log softmax([100, 0, 0])_1 = 100
-  where the clipped formula would give -log(1e-7) = 16.118. The plain
-  elementwise op (``cr.sigmoid``, ``x.sigmoid()``, a bare ``Softmax.apply``)
-  records nothing; its logits are found through the graph when one is recorded,
-  and otherwise the clipped formula is used.
+  ``softmax`` and ``sigmoid`` (as functions, methods, ``F``, ``cr.activations`` and
+  the layers' ``activation=``) record the logits on their output
+  (``Tensor._keras_logits``) in every mode, so ``fit`` (graph recorded) and
+  ``evaluate``/``predict`` (``no_grad``) give the same loss even for saturated
+  outputs, e.g. -log softmax([100, 0, 0])_1 = 100 where the clipped formula would
+  give -log(1e-7) = 16.118. A bare ``Softmax.apply``/``Sigmoid.apply`` records
+  nothing; its logits are found through the graph when one is recorded, and
+  otherwise the clipped formula is used.
 """
 from __future__ import annotations
 
