@@ -623,3 +623,19 @@ def test_mnist_slice_learns():
     model.fit(x_train, y_train[:2000], epochs=3, batch_size=32, verbose=0)
     _, acc = model.evaluate(x_test, y_test[:500], verbose=0)
     assert acc > 0.85
+
+
+def test_subclassed_build_with_unknown_sizes_says_so():
+    class Net(cr.Model):
+        def __init__(self):
+            super().__init__()
+            self.conv = cr.layers.Conv2D(2, 3)
+            self.pool = cr.layers.GlobalAveragePooling2D()
+
+        def call(self, x, training=False):
+            return self.pool(self.conv(x))
+
+    net = Net()
+    with pytest.raises(ValueError, match=r"build: input shape \(None, None, None, 1\) has unknown sizes"):
+        net.build((None, None, None, 1))
+    assert net(np.zeros((2, 9, 7, 1), np.float32)).shape == (2, 2)   # built by a call on data

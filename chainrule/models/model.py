@@ -101,6 +101,12 @@ class Model(Layer):
             raise ValueError(f"{self.name}.build: pass input_shape, e.g. (None, 784)")
         multi = _is_shape_list(input_shape)
         shapes = input_shape if multi else [input_shape]
+        for s in shapes:
+            if any(d is None for d in list(s)[1:]):
+                raise ValueError(
+                    f"{self.name}.build: input shape {tuple(s)} has unknown sizes besides the batch axis; a "
+                    "subclassed model builds by calling itself on zeros, so give every size, or call the model "
+                    "on data to build it")
         self.dry_run({"inputs": [(list(s), backend.floatx()) for s in shapes], "multi": multi})
 
     def dry_run(self, signature: dict) -> None:
