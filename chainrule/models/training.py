@@ -112,65 +112,49 @@ class Stepper:
         return out
 
     def train_step(self, x, y, sw):
-        if self.guard:
-            return self._guarded_train_step(x, y, sw)
         model = self.model
         if y is None:
             raise ValueError("fit: the batches carry no targets; give y, or batches of (x, y)")
-        y_pred = model(_wrap(x), training=True)
+        xb = _wrap(x)
+        state = self._save_state(xb) if self.guard else None
+        y_pred = model(xb, training=True)
         total = _total_loss(model, self.loss_fn, y, y_pred, sw)
         value = float(total.data)
         if self._weights is None:  # layers are built by the first forward pass
             self._weights = model.trainable_weights
-        if math.isfinite(value) and self._weights and total.requires_grad:
+        bad = None
+        if not math.isfinite(value):
+            bad = "loss"
+        elif state is not None and not all(_all_finite(w.data) for w in state[0]):
+            bad = "state"
+        elif self._weights and total.requires_grad:
             grads = grad(total, self._weights)
-            self.optimizer.apply(grads, self._weights)
+            if state is not None and not all(_all_finite(g.data) for g in grads):
+                bad = "gradients"
+            else:
+                self.optimizer.apply(grads, self._weights)
+        if state is not None:
+            if bad is not None:
+                for w, buf in zip(*state):
+                    w.data[...] = buf
+            model._nonfinite_step = bad
         n = _batch_len(x)
         self.loss_total += value * n
         self.loss_count += n
         self._update_metrics(y, y_pred, sw)
         return self.logs()
 
-    def _guarded_train_step(self, x, y, sw):
-        """``train_step`` that writes nothing non-finite: the state is restored after a bad step."""
-        model = self.model
-        if y is None:
-            raise ValueError("fit: the batches carry no targets; give y, or batches of (x, y)")
-        xb = _wrap(x)
+    def _save_state(self, xb):
+        """The guard's copy of the state weights before a step: ``(weights, saved arrays)``."""
         if self._state is None:
-            if not model.built:  # make the weights before the first copy (inference: changes nothing)
+            if not self.model.built:  # make the weights before the first copy (inference: changes nothing)
                 with no_grad():
-                    model(xb, training=False)
-            state = _state_weights(model)
+                    self.model(xb, training=False)
+            state = _state_weights(self.model)
             self._state = (state, [w.data.copy() for w in state])
-        state, saved = self._state
-        for w, buf in zip(state, saved):
+        for w, buf in zip(*self._state):
             np.copyto(buf, w.data)
-        y_pred = model(xb, training=True)
-        total = _total_loss(model, self.loss_fn, y, y_pred, sw)
-        value = float(total.data)
-        if self._weights is None:
-            self._weights = model.trainable_weights
-        bad = None
-        if not math.isfinite(value):
-            bad = "loss"
-        elif not all(_all_finite(w.data) for w in state):
-            bad = "state"
-        elif self._weights and total.requires_grad:
-            grads = grad(total, self._weights)
-            if all(_all_finite(g.data) for g in grads):
-                self.optimizer.apply(grads, self._weights)
-            else:
-                bad = "gradients"
-        if bad is not None:
-            for w, buf in zip(state, saved):
-                w.data[...] = buf
-        model._nonfinite_step = bad
-        n = _batch_len(x)
-        self.loss_total += value * n
-        self.loss_count += n
-        self._update_metrics(y, y_pred, sw)
-        return self.logs()
+        return self._state
 
     def test_step(self, x, y, sw):
         if y is None:
