@@ -15,8 +15,9 @@ from .ops.loss import (  # noqa: F401
     binary_crossentropy, categorical_crossentropy, huber, kl_divergence, mean_absolute_error, mean_squared_error,
     sparse_categorical_crossentropy,
 )
-# --- dropout, normalization, linear, embedding (ops/nn.py)
-from .ops.nn import batch_norm, dropout, embedding, layer_norm, linear  # noqa: F401
+# --- dropout, linear, embedding (ops/nn.py) and normalization (ops/normalization.py)
+from .ops.nn import dropout, embedding, linear  # noqa: F401
+from .ops.normalization import batch_norm, layer_norm  # noqa: F401
 # --- convolution and pooling (ops/conv.py, ops/pool.py)
 from .ops.conv import conv, conv_transpose  # noqa: F401
 from .ops.pool import avg_pool, global_avg_pool, global_max_pool, max_pool  # noqa: F401

@@ -21,7 +21,7 @@ from . import custom_objects as _custom
 from .autograd.tensor import Tensor
 from .backend import xp
 from .naming import snake_case
-from .ops.elementwise import multiply
+from .ops.arithmetic import multiply
 from .ops.loss import (
     binary_crossentropy, categorical_crossentropy, huber, kl_divergence, mean_absolute_error, mean_squared_error,
     sparse_categorical_crossentropy, squeeze_or_expand_to_same_rank,

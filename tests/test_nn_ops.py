@@ -1,5 +1,5 @@
-"""The ops behind the core layers (``chainrule.ops.nn``, exposed as F.linear, F.dropout,
-F.batch_norm, F.layer_norm, F.embedding): values and gradients against PyTorch, float64
+"""The ops behind the core layers (``chainrule.ops.nn`` and ``chainrule.ops.normalization``, exposed
+as F.linear, F.dropout, F.batch_norm, F.layer_norm, F.embedding): values and gradients against PyTorch, float64
 gradient checks (first and second order), and bad input."""
 import numpy as np
 import pytest

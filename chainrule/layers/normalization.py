@@ -1,10 +1,11 @@
 """BatchNormalization and LayerNormalization (Keras's names, arguments, defaults and weight order).
 
-The math (and its gradient) is in ``chainrule.ops.nn`` and docs/batch_normalization.md.
+The math (and its gradient) is in ``chainrule.ops.normalization`` and docs/batch_normalization.md.
 """
 from __future__ import annotations
 
 from ..ops import nn
+from ..ops import normalization as norm_ops
 from ..ops.reduction import normalize_axis
 from .base import Layer
 from .core import _as_float, ignored_constraint, serialize_or_keep
@@ -147,7 +148,7 @@ class BatchNormalization(_Normalization):
     def call(self, inputs, training=False):
         self._check_input(inputs)
         x = _as_float(self, inputs, self.moving_mean.data.dtype)
-        return nn.batch_norm(
+        return norm_ops.batch_norm(
             x, self.moving_mean, self.moving_variance, self.gamma, self.beta,
             training=bool(training) and self.trainable, momentum=self.momentum, epsilon=self.epsilon,
             axis=self._axes,
@@ -191,4 +192,4 @@ class LayerNormalization(_Normalization):
         self._check_input(inputs)
         weight = self.gamma if self.gamma is not None else self.beta
         x = _as_float(self, inputs, weight.data.dtype) if weight is not None else nn._float_tensor(self.name, inputs)
-        return nn.layer_norm(x, self.gamma, self.beta, axis=self._axes, epsilon=self.epsilon)
+        return norm_ops.layer_norm(x, self.gamma, self.beta, axis=self._axes, epsilon=self.epsilon)

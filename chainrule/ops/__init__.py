@@ -4,9 +4,10 @@ Importing this package also gives ``Tensor`` its operators and methods.
 """
 from ..autograd.tensor import Tensor
 from .creation import arange, eye, full, ones, ones_like, rand, randn, zeros, zeros_like
+from .arithmetic import add, divide, multiply, negative, power, subtract
 from .elementwise import (
-    abs, add, clip, cos, divide, equal, exp, greater, greater_equal, less, less_equal, log, maximum,
-    minimum, multiply, negative, not_equal, power, relu, sigmoid, sin, sqrt, subtract, tanh, where,
+    abs, clip, cos, equal, exp, greater, greater_equal, less, less_equal, log, maximum, minimum, not_equal, relu,
+    sigmoid, sin, sqrt, tanh, where,
 )
 from .indexing import concatenate, getitem, pad, split, stack
 from .linalg import dot, matmul

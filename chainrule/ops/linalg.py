@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor, ensure_tensor
-from .elementwise import _operands
+from .arithmetic import _operands
 from .shape import reshape, sum_to, swapaxes
 
 
