@@ -4,6 +4,11 @@
     -> Flatten -> Dense(64, relu) -> Dense(10, softmax)
     adam, sparse categorical cross-entropy, batch 64, 10 epochs; target: test accuracy >= 99.0%
 
+Adam's learning rate falls from 1e-3 to 0 along a half cosine over the run (Keras's
+``CosineDecay``): lr_t = 1e-3 * (1 + cos(pi t / T)) / 2 for step t of T. With a constant
+1e-3 the last epochs bounce between about 98.9% and 99.1% from one epoch to the next (the
+final noisy steps decide where the weights end); decayed, they settle near 99.2%.
+
 A 2-D convolution (as in Keras and PyTorch, a cross-correlation: the kernel is not
 flipped) slides a k x k x C_in kernel over the image; output channel f at (i, j) is
 
