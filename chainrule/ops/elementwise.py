@@ -13,7 +13,7 @@ from ..autograd.function import Function
 from ..autograd.tensor import Tensor, _short_repr, ensure_tensor
 from ..backend import xp
 from .arithmetic import _broadcast_error, _operands
-from .shape import cast, sum_to
+from .shape import common_dtype, sum_to
 
 
 class Abs(Function):
@@ -349,19 +349,8 @@ def clip(x, min=None, max=None) -> Tensor:  # noqa: A002 - NumPy's and PyTorch's
             bounds.append(ensure_tensor(v, like=x))
         except (TypeError, ValueError):
             raise TypeError(f"clip: {label} must be a number, an array or a Tensor, got {_short_repr(v)}") from None
-    x, *bounds = _common_dtype([x, *bounds])
+    x, *bounds = common_dtype([x, *bounds])
     return ClipTensor.apply(x, *bounds, has_lo=min is not None, has_hi=max is not None)
-
-
-def _common_dtype(tensors):
-    """One dtype for several operands, by the rules of ``_operands``: integer and bool operands take
-    the float dtype, and floats are widened through the differentiable ``cast``."""
-    dtypes = {t.data.dtype for t in tensors}
-    if len(dtypes) == 1:
-        return tensors
-    floats = [d for d in dtypes if d.kind == "f"]
-    target = xp.result_type(*floats) if floats else xp.result_type(*dtypes)
-    return [t if t.data.dtype == target else cast(t, target) for t in tensors]
 
 
 def _compare(ufunc, name, symbol):

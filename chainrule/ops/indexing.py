@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor, ensure_tensor
 from ..backend import xp
-from .shape import cast, expand_dims
+from .shape import common_dtype, expand_dims
 
 
 def _is_basic(index) -> bool:
@@ -122,18 +122,7 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
     nd = tensors[0].ndim
     if nd == 0 or any(t.ndim != nd for t in tensors):
         raise ValueError(f"concatenate: all tensors need the same number (>= 1) of dimensions, got shapes {[t.shape for t in tensors]}")
-    return Concatenate.apply(*_common_dtype(tensors), axis=_axis_for("concatenate", axis, nd))
-
-
-def _common_dtype(tensors):
-    """Bring mixed dtypes to one; float members are cast through the differentiable ``cast``,
-    so each gradient comes back in its input's dtype."""
-    dtypes = {t.data.dtype for t in tensors}
-    if len(dtypes) == 1:
-        return tensors
-    floats = [d for d in dtypes if d.kind == "f"]
-    target = xp.result_type(*floats) if floats else xp.result_type(*dtypes)
-    return [t if t.data.dtype == target else cast(t, target) for t in tensors]
+    return Concatenate.apply(*common_dtype(tensors), axis=_axis_for("concatenate", axis, nd))
 
 
 def stack(tensors, axis: int = 0) -> Tensor:

@@ -281,3 +281,15 @@ def cast(x: Tensor, dtype) -> Tensor:
     if x.requires_grad and dtype.kind != "f":
         return Tensor._wrap(x.data.astype(dtype))
     return Cast.apply(x, dtype=dtype)
+
+
+def common_dtype(tensors):
+    """Several operands brought to one dtype: integer and bool members take the float dtype of the
+    float members, and floats are widened through the differentiable ``cast``, so each gradient
+    comes back in its own input's dtype."""
+    dtypes = {t.data.dtype for t in tensors}
+    if len(dtypes) == 1:
+        return tensors
+    floats = [d for d in dtypes if d.kind == "f"]
+    target = xp.result_type(*floats) if floats else xp.result_type(*dtypes)
+    return [t if t.data.dtype == target else cast(t, target) for t in tensors]
