@@ -62,9 +62,15 @@ def lookup(name, custom_objects=None):
     return _GLOBAL.get(name)
 
 
+def instantiate(cls, config=None):
+    """An instance of the custom class ``cls`` from its saved ``config`` (``from_config`` if it has one)."""
+    cfg = dict(config or {})
+    return cls.from_config(cfg) if hasattr(cls, "from_config") else cls(**cfg)
+
+
 def hint(name) -> str:
     """The advice to append to an "unknown name" error."""
     return f"; for a custom one pass custom_objects={{{name!r}: ...}} to load_model (or use custom_object_scope)"
 
 
-__all__ = ["custom_object_scope", "get_custom_objects", "lookup"]
+__all__ = ["custom_object_scope", "get_custom_objects", "instantiate", "lookup"]

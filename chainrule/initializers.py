@@ -270,8 +270,7 @@ def deserialize(config: dict):
     if key not in _BY_NAME:
         found = _custom.lookup(name)
         if isinstance(found, type):
-            cfg = dict(config.get("config") or {})
-            return found.from_config(cfg) if hasattr(found, "from_config") else found(**cfg)
+            return _custom.instantiate(found, config.get("config"))
         raise ValueError(f"initializers.deserialize: unknown initializer {name!r}" + _custom.hint(name))
     return _BY_NAME[key].from_config(config.get("config", {}))
 

@@ -113,7 +113,6 @@ def deserialize(config, custom_objects=None):
     if name not in _BY_NAME:
         found = _custom.lookup(class_name, custom_objects)
         if isinstance(found, type):
-            cfg = dict(config.get("config") or {})
-            return found.from_config(cfg) if hasattr(found, "from_config") else found(**cfg)
+            return _custom.instantiate(found, config.get("config"))
         raise ValueError(f"regularizers.deserialize: unknown regularizer {class_name!r}" + _custom.hint(class_name))
     return _BY_NAME[name].from_config(config.get("config", {}))

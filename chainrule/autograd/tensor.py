@@ -150,8 +150,8 @@ class Tensor:
     def backward(self, grad=None, create_graph: bool = False, retain_graph: bool | None = None) -> None:
         """Backpropagate from this tensor; gradients accumulate into ``.grad`` of leaves.
 
-        ``grad`` is dL/dself (defaults to 1 for a one-element tensor): a Tensor of this
-        tensor's dtype, or an array or list (converted to that dtype). With
+        ``grad`` is dL/dself (defaults to 1 for a one-element tensor): a Tensor, an array
+        or a list, converted to this tensor's dtype as PyTorch does. With
         ``create_graph=True`` the backward pass is itself recorded, so the
         gradients can be differentiated again.
         """

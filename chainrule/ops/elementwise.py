@@ -249,12 +249,17 @@ class ClipTensor(Function):
 
 
 # ---------------------------------------------------------------------------- public functions
+def _unary_input(name, x) -> Tensor:
+    """x as a Tensor; integers and bools become ``floatx()`` (abs and relu keep them)."""
+    x = ensure_tensor(x, op=name)
+    if x.data.dtype.kind != "f" and name not in ("abs", "relu"):
+        x = Tensor._wrap(x.data.astype(backend.floatx_dtype()))
+    return x
+
+
 def _unary(cls, name):
     def op(x) -> Tensor:
-        x = ensure_tensor(x, op=name)
-        if x.data.dtype.kind != "f" and name not in ("abs", "relu"):
-            x = Tensor._wrap(x.data.astype(backend.floatx_dtype()))
-        return cls.apply(x)
+        return cls.apply(_unary_input(name, x))
 
     op.__name__ = name
     op.__qualname__ = name
@@ -269,10 +274,11 @@ sqrt = _unary(Sqrt, "sqrt")
 sin = _unary(Sin, "sin")
 cos = _unary(Cos, "cos")
 tanh = _unary(Tanh, "tanh")
+relu = _unary(Relu, "relu")
+
+
 def sigmoid(x) -> Tensor:
-    x = ensure_tensor(x, op="sigmoid")
-    if x.data.dtype.kind != "f":
-        x = Tensor._wrap(x.data.astype(backend.floatx_dtype()))
+    x = _unary_input("sigmoid", x)
     y = Sigmoid.apply(x)
     # The output records its input as its logits (as Keras's ``_keras_logits``), in every mode,
     # so that binary cross-entropy computes the loss from the logits (see ``ops.loss``).
@@ -281,7 +287,6 @@ def sigmoid(x) -> Tensor:
 
 
 sigmoid.__doc__ = Sigmoid.__doc__ + "\n    The output records x as its logits (``_keras_logits``) for binary cross-entropy.\n"
-relu = _unary(Relu, "relu")
 
 
 def maximum(a, b) -> Tensor:

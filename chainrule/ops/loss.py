@@ -16,8 +16,8 @@ Stability:
 * When ``y_pred`` is the output of chainrule's ``softmax`` (over the class axis)
   or ``sigmoid``, the logits that made it are used instead, as Keras does with
   ``_keras_logits``: no clipping, and the gradient is the exact softmax - one_hot.
-  ``softmax`` and ``sigmoid`` (as functions, methods, ``F``, ``cr.activations`` and
-  the layers' ``activation=``) record the logits on their output
+  ``softmax`` and ``sigmoid`` (``F.softmax``, ``cr.sigmoid``, ``x.sigmoid()``,
+  ``cr.activations`` and the layers' ``activation=``) record the logits on their output
   (``Tensor._keras_logits``) in every mode, so ``fit`` (graph recorded) and
   ``evaluate``/``predict`` (``no_grad``) give the same loss even for saturated
   outputs, e.g. -log softmax([100, 0, 0])_1 = 100 where the clipped formula would
