@@ -22,8 +22,10 @@ class Tensor:
     """
 
     # _keras_logits (unset unless a softmax/sigmoid made this tensor): (op class, logits Tensor, axes), read by the losses
+    # _keras_mask (unset unless a masking layer made this tensor): a boolean array (batch, timesteps), True = a real
+    # step, read as getattr(t, "_keras_mask", None) by layers that honour masks (Keras's convention)
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_out_idx", "_retains_grad", "name", "_keras_logits",
-                 "__weakref__")
+                 "_keras_mask", "__weakref__")
     # Make ``ndarray + Tensor`` defer to Tensor.__radd__ instead of broadcasting elementwise.
     __array_priority__ = 1000.0
     __array_ufunc__ = None
