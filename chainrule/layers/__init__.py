@@ -7,6 +7,18 @@ from .conv import (
 from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
 from .embedding import Embedding
 from .normalization import BatchNormalization, LayerNormalization
+from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from .lambda_layer import Identity, Lambda
+from .merge import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
+from .normalization import GroupNormalization, UnitNormalization
+from .preprocessing import Normalization, Rescaling
+from .regularization import (
+    ActivityRegularization, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D,
+)
+from .reshaping import (
+    Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D, UpSampling2D, UpSampling3D,
+    ZeroPadding1D, ZeroPadding2D, ZeroPadding3D,
+)
 from .pooling import (
     AveragePooling1D, AveragePooling2D, AveragePooling3D, AveragePoolingND, AvgPool1D, AvgPool2D, AvgPool3D,
     GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalMaxPooling1D, GlobalMaxPooling2D,
@@ -24,4 +36,10 @@ __all__ = [
     "AveragePooling3D", "AveragePoolingND", "MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D", "AvgPool2D",
     "AvgPool3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
+    "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
+    "Lambda", "Identity", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
+    "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
+    "Cropping1D", "Cropping2D", "Cropping3D", "RepeatVector", "Permute",
+    "GaussianNoise", "GaussianDropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+    "ActivityRegularization", "GroupNormalization", "UnitNormalization", "Rescaling", "Normalization",
 ]

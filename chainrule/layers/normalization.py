@@ -1,4 +1,5 @@
-"""BatchNormalization and LayerNormalization (Keras's names, arguments, defaults and weight order).
+"""BatchNormalization, LayerNormalization, GroupNormalization and UnitNormalization (Keras's names,
+arguments, defaults and weight order).
 
 The math (and its gradient) is in ``chainrule.ops.normalization`` and docs/batch_normalization.md.
 """
@@ -6,6 +7,9 @@ from __future__ import annotations
 
 from ..ops import nn
 from ..ops import normalization as norm_ops
+from ..ops.elementwise import maximum, sqrt
+from ..ops.group_norm import group_norm as group_norm_op
+from ..ops.reduction import sum as _sum
 from ..ops.reduction import normalize_axis
 from .base import Layer
 from .core import _as_float, ignored_constraint, serialize_or_keep
@@ -193,3 +197,134 @@ class LayerNormalization(_Normalization):
         weight = self.gamma if self.gamma is not None else self.beta
         x = _as_float(self, inputs, weight.data.dtype) if weight is not None else nn._float_tensor(self.name, inputs)
         return norm_ops.layer_norm(x, self.gamma, self.beta, axis=self._axes, epsilon=self.epsilon)
+
+
+class GroupNormalization(Layer):
+    """Group normalization (Wu & He, 2018): the C channels on ``axis`` are split into ``groups``
+    groups of C / groups consecutive channels, and each sample is normalized with the mean and
+    (biased) variance of each group, over the group's channels and every other non-batch axis:
+
+        y = gamma[c] (x - mean_group) / sqrt(var_group + epsilon) + beta[c]
+
+    ``groups=1`` normalizes each sample over all its axes (with per-channel gamma and beta),
+    ``groups=-1`` (one group per channel) is instance normalization. The same in training and
+    inference, so it does not depend on the batch size. Fused op and gradient: ``ops.group_norm``.
+
+    Weights (Keras's order): gamma (C,), then beta (C,). PyTorch's ``nn.GroupNorm`` is the same
+    with the channels on axis 1 and eps=1e-5 (Keras's epsilon default: 1e-3).
+    """
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, **kwargs):
+        if isinstance(groups, bool) or not isinstance(groups, int) or (groups <= 0 and groups != -1):
+            raise ValueError(f"GroupNormalization: groups must be a positive int, or -1 for instance "
+                             f"normalization, got {groups!r}")
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise TypeError(f"GroupNormalization: axis must be an int, got {axis!r}")
+        super().__init__(**kwargs)
+        from .. import initializers, regularizers
+
+        self.groups = groups
+        self.axis = axis
+        self.epsilon = float(epsilon)
+        if not self.epsilon > 0:
+            raise ValueError(f"GroupNormalization: epsilon must be > 0, got {epsilon}")
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        ignored_constraint("GroupNormalization", "beta_constraint", beta_constraint)
+        ignored_constraint("GroupNormalization", "gamma_constraint", gamma_constraint)
+        self.gamma = None
+        self.beta = None
+        self._channels = None
+
+    def _channels_of(self, input_shape):
+        rank = len(input_shape)
+        if not -rank <= self.axis < rank or self.axis % rank == 0:
+            raise ValueError(f"{self.name}: axis {self.axis} is not a channel axis of inputs of shape "
+                             f"{tuple(input_shape)} (it must be in range and not the batch axis)")
+        c = input_shape[self.axis]
+        if c is None:
+            raise ValueError(f"{self.name}: axis {self.axis} of inputs of shape {tuple(input_shape)} must have a "
+                             f"known size")
+        groups = c if self.groups == -1 else self.groups
+        if groups > c or c % groups:
+            raise ValueError(f"{self.name}: {groups} groups must divide the {c} channels on axis {self.axis} "
+                             f"(input shape {tuple(input_shape)})")
+        return c, groups
+
+    def build(self, input_shape):
+        c, _ = self._channels_of(input_shape)
+        self._channels = c
+        if self.scale:
+            self.gamma = self.add_weight("gamma", (c,), self.gamma_initializer, self.gamma_regularizer)
+        if self.center:
+            self.beta = self.add_weight("beta", (c,), self.beta_initializer, self.beta_regularizer)
+        self.built = True
+
+    def call(self, inputs, training=False):
+        c, groups = self._channels_of(tuple(inputs.shape))
+        if c != self._channels:
+            raise ValueError(f"{self.name}: the layer was built for {self._channels} channels on axis {self.axis}, "
+                             f"got an input of shape {tuple(inputs.shape)}")
+        weight = self.gamma if self.gamma is not None else self.beta
+        x = _as_float(self, inputs, weight.data.dtype) if weight is not None else nn._float_tensor(self.name, inputs)
+        return group_norm_op(x, groups, self.gamma, self.beta, epsilon=self.epsilon, axis=self.axis)
+
+    def compute_output_shape(self, input_shape):
+        self._channels_of(input_shape)
+        return tuple(input_shape)
+
+    def get_config(self):
+        from .. import initializers, regularizers
+
+        cfg = super().get_config()
+        cfg.update(
+            groups=self.groups, axis=self.axis, epsilon=self.epsilon, center=self.center, scale=self.scale,
+            beta_initializer=serialize_or_keep(self.beta_initializer, initializers),
+            gamma_initializer=serialize_or_keep(self.gamma_initializer, initializers),
+            beta_regularizer=serialize_or_keep(self.beta_regularizer, regularizers),
+            gamma_regularizer=serialize_or_keep(self.gamma_regularizer, regularizers),
+            beta_constraint=None, gamma_constraint=None,
+        )
+        return cfg
+
+
+class UnitNormalization(Layer):
+    """y = x / max(||x||_2, 1e-12) along ``axis`` (an int or a list of ints): each sample scaled to unit
+    L2 norm, as Keras (computed as x * rsqrt(max(sum x^2, 1e-24))) and PyTorch's ``F.normalize``.
+
+    dL/dx = (g - y sum(g y)) / ||x|| where the norm exceeds 1e-12 (the projection of g off y, scaled).
+    """
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            axis = [int(a) for a in axis]
+        elif isinstance(axis, bool) or not isinstance(axis, int):
+            raise TypeError(f"UnitNormalization: axis must be an int or a list of ints, got {axis!r}")
+        self.axis = axis
+
+    def _axes(self, shape):
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        if any(not -len(shape) <= a < len(shape) for a in axes):
+            raise ValueError(f"{self.name}: axis {self.axis} is out of range for inputs of shape {tuple(shape)}")
+        return tuple(axes)
+
+    def call(self, inputs, training=False):
+        x = nn._float_tensor(self.name, inputs)
+        axes = self._axes(x.shape)
+        return x / sqrt(maximum(_sum(x * x, axis=axes, keepdims=True), 1e-24))
+
+    def compute_output_shape(self, input_shape):
+        self._axes(input_shape)
+        return tuple(input_shape)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["axis"] = self.axis
+        return cfg
