@@ -223,3 +223,16 @@ def test_merge_layers_train_save_and_load_inside_a_model(tmp_path):
     loaded = cr.models.load_model(tmp_path / "merge.cr")
     assert type(loaded) is MergeNet
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+def test_functional_forms_build_and_call_the_layer():
+    r = _rng(7)
+    a, b = r.standard_normal((2, 3)).astype("float32"), r.standard_normal((2, 3)).astype("float32")
+    np.testing.assert_allclose(L.add([a, b]).numpy(), a + b, rtol=1e-6)
+    np.testing.assert_allclose(L.subtract([a, b]).numpy(), a - b, rtol=1e-6)
+    np.testing.assert_allclose(L.multiply([a, b]).numpy(), a * b, rtol=1e-6)
+    np.testing.assert_allclose(L.average([a, b]).numpy(), (a + b) / 2, rtol=1e-6)
+    np.testing.assert_allclose(L.maximum([a, b]).numpy(), np.maximum(a, b))
+    np.testing.assert_allclose(L.minimum([a, b]).numpy(), np.minimum(a, b))
+    np.testing.assert_allclose(L.concatenate([a, b], axis=1).numpy(), np.concatenate([a, b], 1))
+    np.testing.assert_allclose(L.dot([a, b], axes=1).numpy(), (a * b).sum(1, keepdims=True), rtol=1e-5)

@@ -10,6 +10,7 @@ from .normalization import BatchNormalization, LayerNormalization
 from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .lambda_layer import Identity, Lambda
 from .merge import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
+from .merge import add, average, concatenate, dot, maximum, minimum, multiply, subtract
 from .normalization import GroupNormalization, UnitNormalization
 from .preprocessing import Normalization, Rescaling
 from .regularization import (
@@ -37,6 +38,7 @@ __all__ = [
     "AvgPool3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
+    "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
     "Lambda", "Identity", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
     "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
     "Cropping1D", "Cropping2D", "Cropping3D", "RepeatVector", "Permute",

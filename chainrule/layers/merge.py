@@ -17,8 +17,8 @@ inputs' values there), Multiply reads them as 1 and zeroes the steps no input ke
 from __future__ import annotations
 
 from ..backend import xp
-from ..ops.elementwise import maximum, minimum, sqrt, where
-from ..ops.indexing import concatenate
+from ..ops.elementwise import maximum as _maximum, minimum as _minimum, sqrt, where
+from ..ops.indexing import concatenate as _concatenate
 from ..ops.linalg import matmul
 from ..ops.reduction import sum as _sum
 from ..ops.shape import expand_dims, reshape, transpose
@@ -187,13 +187,13 @@ class Maximum(_Extremum):
     """y = max_k x_k (elementwise).  dL/dx_k = g where x_k is the maximum (PyTorch's choice at ties:
     the gradient is split evenly between equal operands of ``maximum``)."""
 
-    _op = staticmethod(maximum)
+    _op = staticmethod(_maximum)
 
 
 class Minimum(_Extremum):
     """y = min_k x_k (elementwise).  dL/dx_k = g where x_k is the minimum."""
 
-    _op = staticmethod(minimum)
+    _op = staticmethod(_minimum)
 
 
 class Concatenate(_Merge):
@@ -231,7 +231,7 @@ class Concatenate(_Merge):
         if not isinstance(inputs, (list, tuple)):
             raise ValueError(f"{self.name}: a Concatenate layer is called on a list of inputs; got one tensor")
         self.compute_output_shape([tuple(x.shape) for x in inputs])
-        y = concatenate(list(inputs), axis=self.axis)
+        y = _concatenate(list(inputs), axis=self.axis)
         masks = _masks(inputs)
         if any(m is not None for m in masks) and all(m is None or m.ndim == x.ndim - 1 for x, m in
                                                       zip(inputs, masks)):
@@ -247,7 +247,7 @@ class Concatenate(_Merge):
 
 def _l2_normalize(x, axis, epsilon=1e-7):
     """x / max(||x||_2, epsilon) along ``axis`` (Keras's ``ops.normalize``, epsilon = backend.epsilon())."""
-    return x / sqrt(maximum(_sum(x * x, axis=axis, keepdims=True), epsilon * epsilon))
+    return x / sqrt(_maximum(_sum(x * x, axis=axis, keepdims=True), epsilon * epsilon))
 
 
 class Dot(_Merge):
@@ -319,4 +319,48 @@ class Dot(_Merge):
         return cfg
 
 
-__all__ = ["Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract"]
+# ------------------------------------------------------------------------------------------ functional forms
+def add(inputs, **kwargs):
+    """``Add(**kwargs)(inputs)`` (Keras's ``keras.layers.add``)."""
+    return Add(**kwargs)(inputs)
+
+
+def subtract(inputs, **kwargs):
+    """``Subtract(**kwargs)(inputs)``."""
+    return Subtract(**kwargs)(inputs)
+
+
+def multiply(inputs, **kwargs):
+    """``Multiply(**kwargs)(inputs)``."""
+    return Multiply(**kwargs)(inputs)
+
+
+def average(inputs, **kwargs):
+    """``Average(**kwargs)(inputs)``."""
+    return Average(**kwargs)(inputs)
+
+
+def maximum(inputs, **kwargs):
+    """``Maximum(**kwargs)(inputs)``."""
+    return Maximum(**kwargs)(inputs)
+
+
+def minimum(inputs, **kwargs):
+    """``Minimum(**kwargs)(inputs)``."""
+    return Minimum(**kwargs)(inputs)
+
+
+def concatenate(inputs, axis=-1, **kwargs):
+    """``Concatenate(axis, **kwargs)(inputs)``."""
+    return Concatenate(axis=axis, **kwargs)(inputs)
+
+
+def dot(inputs, axes=-1, normalize=False, **kwargs):
+    """``Dot(axes, normalize, **kwargs)(inputs)`` (Keras's default axes=-1)."""
+    return Dot(axes=axes, normalize=normalize, **kwargs)(inputs)
+
+
+__all__ = [
+    "Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract", "add", "average",
+    "concatenate", "dot", "maximum", "minimum", "multiply", "subtract",
+]
