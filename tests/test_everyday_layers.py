@@ -205,11 +205,13 @@ def test_upsampling_defaults_and_errors():
         L.UpSampling2D()(np.ones((2, 3, 4)))
     with pytest.raises(ValueError, match="size"):
         L.UpSampling2D(size=(2, 0))
+    with pytest.raises(TypeError, match="data_format"):
+        L.UpSampling1D(data_format="channels_first")  # Keras's UpSampling1D has none
 
 
 PAD_CASES = [  # (layer, sample shape (channels last), numpy pad pairs of the spatial axes)
-    (lambda f: L.ZeroPadding1D(2), (5, 3), [(2, 2)]),
-    (lambda f: L.ZeroPadding1D((1, 3)), (5, 3), [(1, 3)]),
+    (lambda f: L.ZeroPadding1D(2, data_format=f), (5, 3), [(2, 2)]),
+    (lambda f: L.ZeroPadding1D((1, 3), data_format=f), (5, 3), [(1, 3)]),
     (lambda f: L.ZeroPadding2D(data_format=f), (3, 4, 2), [(1, 1), (1, 1)]),
     (lambda f: L.ZeroPadding2D((1, 2), data_format=f), (3, 4, 2), [(1, 1), (2, 2)]),
     (lambda f: L.ZeroPadding2D(((0, 1), (2, 3)), data_format=f), (3, 4, 2), [(0, 1), (2, 3)]),
@@ -226,8 +228,6 @@ def test_zero_padding_matches_torch_pad(case, channels_first, dtype):
     make, sample, pairs = PAD_CASES[case]
     fmt = "channels_first" if channels_first else "channels_last"
     layer = make(fmt)
-    if channels_first and layer.rank == 1:
-        pytest.skip("ZeroPadding1D is used channels_last here")
     x = _rng(8).standard_normal((2,) + sample)
     if channels_first:
         x = np.moveaxis(x, -1, 1)

@@ -102,7 +102,7 @@ class UpSampling1D(_UpSampling):
     rank = 1
 
     def __init__(self, size=2, **kwargs):
-        super().__init__(size, **kwargs)
+        super().__init__(size, None, "nearest", **kwargs)
 
     def get_config(self):
         cfg = super().get_config()
