@@ -32,18 +32,41 @@ __all__ = ["interpolate"]
 _MODES = {"nearest": "nearest", "linear": "linear", "bilinear": "linear", "trilinear": "linear"}
 
 
+def _as_index(a):
+    """``a`` (sorted ints) as a slice when it is an arithmetic progression (a view instead of a copy)."""
+    if a.size == 1:
+        return slice(int(a[0]), int(a[0]) + 1)
+    step = int(a[1] - a[0])
+    if step > 0 and bool(xp.all(xp.diff(a) == step)):
+        return slice(int(a[0]), int(a[-1]) + 1, step)
+    return a
+
+
 def _segment_sum(values, index, n, axis):
-    """zeros with length n on ``axis``, values[..., o, ...] added at position index[o] (index sorted)."""
+    """zeros with length n on ``axis``, values[..., o, ...] added at position index[o] (index sorted).
+
+    The outputs that read one input form a run of equal indices. The k-th element of every run is
+    added in one vectorized step (within one k the targets are distinct, so nothing is lost to
+    buffering); an integer upsampling factor s gives s steps, each a strided slice.
+    """
     out_shape = list(values.shape)
     out_shape[axis] = n
     out = xp.zeros(out_shape, dtype=values.dtype)
-    if values.shape[axis] == 0:
+    m = index.shape[0]
+    if m == 0:
         return out
-    starts = xp.flatnonzero(xp.concatenate(([True], index[1:] != index[:-1])))
-    sums = xp.add.reduceat(values, starts, axis=axis)
-    where = [slice(None)] * values.ndim
-    where[axis] = index[starts]
-    out[tuple(where)] = sums
+    first = xp.concatenate(([True], index[1:] != index[:-1]))
+    starts = xp.flatnonzero(first)
+    rank = xp.arange(m) - starts[xp.cumsum(first) - 1]
+    lead = (slice(None),) * axis
+    for k in range(int(rank.max()) + 1):
+        sel = xp.flatnonzero(rank == k)
+        src, dst = _as_index(sel), _as_index(index[sel])
+        vals = values[lead + (src,)]
+        if k == 0:
+            out[lead + (dst,)] = vals
+        else:
+            out[lead + (dst,)] += vals
     return out
 
 
