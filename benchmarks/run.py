@@ -252,6 +252,10 @@ def main(argv=None) -> int:
     except RuntimeError:
         pass
 
+    keras_version = _keras_version()
+    if keras_version:
+        print(f"Keras {keras_version} is installed (backend {os.environ['KERAS_BACKEND']}): the model workloads "
+              "also time it; rows 'vs keras' compare chainrule with Keras (the 'pytorch ms' column holds Keras's)")
     started = _dt.datetime.now()
     mach = _peak.machine()
     load_start = _loadavg()
@@ -319,6 +323,9 @@ def main(argv=None) -> int:
     print("busy: cores other processes kept busy while the workload ran (0 on an idle machine); "
           "* = over --busy-cores even after the retries: treat that row's numbers as noise.")
     print("CNNs: chainrule NHWC (channels_last), PyTorch NCHW, each library's natural layout.")
+    if keras_version:
+        print(f"'fit vs keras' / 'infer vs keras': chainrule / Keras {keras_version} on its "
+              f"{os.environ['KERAS_BACKEND']} backend, the same layers (the 'pytorch ms' column holds Keras's ms).")
     for name, d in descriptions.items():
         print(f"  {name}: {d}")
     print(f"total {elapsed:.0f} s")
@@ -335,7 +342,7 @@ def main(argv=None) -> int:
                          "batch_size": args.batch_size},
             "machine": mach,
             "versions": {"python": mach["python"], "numpy": np.__version__, "torch": torch.__version__,
-                         "chainrule": _chainrule_version()},
+                         "chainrule": _chainrule_version(), "keras": keras_version},
             "threads": {"count": threads, "how": how, "torch_num_threads": torch.get_num_threads()},
             "blas": _peak.blas_info(),
             "malloc": malloc,
@@ -356,6 +363,16 @@ def _loadavg():
         return list(os.getloadavg())
     except (OSError, AttributeError):
         return None
+
+
+def _keras_version():
+    """Keras's version when it is installed (its backend: torch unless KERAS_BACKEND says otherwise), else None."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    try:
+        import keras
+    except ImportError:
+        return None
+    return keras.__version__
 
 
 def _chainrule_version():

@@ -243,20 +243,61 @@ def model_workloads(spec: ModelSpec, torch, batch: int, fit_batches: int, seed: 
     flops = spec.layer_flops(batch)
     layout = ["images: chainrule NHWC (channels_last, Keras's default), PyTorch NCHW (its default)"] \
         if len(spec.cr_input) == 3 else []
+    train_variants = [Variant("chainrule", "chainrule", cr_train),
+                      Variant("chainrule fit", "chainrule", cr_fit, steps_per_call=fit_batches),
+                      Variant("pytorch", "pytorch", th_train)]
+    train_rows = [Row("train", "chainrule", "pytorch", spec.train_target),
+                  Row("train (fit)", "chainrule fit", "pytorch", spec.train_target)]
+    infer_variants = [Variant("chainrule", "chainrule", cr_infer), Variant("pytorch", "pytorch", th_infer)]
+    infer_rows = [Row("infer", "chainrule", "pytorch", None)]
+    keras = keras_variants(spec, x, y, batch, fit_batches)
+    if keras is not None:
+        keras_fit, keras_infer = keras
+        train_variants.append(keras_fit)
+        train_rows.append(Row("fit vs keras", "chainrule fit", "keras fit", None))
+        infer_variants.append(keras_infer)
+        infer_rows.append(Row("infer vs keras", "chainrule", "keras", None))
     train = Workload(
         name=spec.name, kind="train", description=spec.description + f"; batch {batch}",
-        variants=[Variant("chainrule", "chainrule", cr_train),
-                  Variant("chainrule fit", "chainrule", cr_fit, steps_per_call=fit_batches),
-                  Variant("pytorch", "pytorch", th_train)],
-        rows=[Row("train", "chainrule", "pytorch", spec.train_target),
-              Row("train (fit)", "chainrule fit", "pytorch", spec.train_target)],
-        flops_per_step=train_flops(flops), notes=layout)
+        variants=train_variants, rows=train_rows, flops_per_step=train_flops(flops), notes=layout)
     infer = Workload(
         name=spec.name, kind="infer", description=spec.description + f"; batch {batch}, forward only",
-        variants=[Variant("chainrule", "chainrule", cr_infer), Variant("pytorch", "pytorch", th_infer)],
-        rows=[Row("infer", "chainrule", "pytorch", None)],
-        flops_per_step=sum(flops), notes=layout)
+        variants=infer_variants, rows=infer_rows, flops_per_step=sum(flops), notes=layout)
     return [train, infer]
+
+
+def keras_variants(spec: ModelSpec, x, y, batch: int, fit_batches: int):
+    """Keras 3 running the same model (``fit`` and a forward pass), or None when keras is not installed.
+
+    The layers are chainrule's list built with Keras's own classes (the names and arguments
+    are the same), channels_last like chainrule, on Keras's backend (torch unless
+    ``KERAS_BACKEND`` says otherwise; set before keras is imported).
+    """
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    try:
+        keras = importlib.import_module("keras")
+    except ImportError:
+        return None
+
+    class _KerasAsChainrule:       # spec.cr_layers(cr) reads cr.layers.<Name>
+        layers = keras.layers
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(spec.cr_layers(_KerasAsChainrule))
+    model.compile(optimizer=spec.optimizer, loss="sparse_categorical_crossentropy")
+    x_fit = np.concatenate([x] * fit_batches)
+    y_fit = np.concatenate([y] * fit_batches)
+
+    def keras_fit():
+        model.fit(x_fit, y_fit, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+
+    def keras_infer():
+        return model(x, training=False)
+
+    return (Variant("keras fit", "keras", keras_fit, steps_per_call=fit_batches),
+            Variant("keras", "keras", keras_infer))
 
 
 # ----------------------------------------------------------------------------- engine overhead

@@ -8,6 +8,7 @@ from .autograd import (
     Function, GradcheckError, Tensor, enable_grad, grad, gradcheck, gradgradcheck, is_grad_enabled, no_grad, tensor,
 )
 from .backend import floatx, manual_seed, set_floatx
+from .threads import get_num_threads, set_num_threads
 from .ops import *  # noqa: F401,F403 - the op functions are part of the top-level API
 from .ops import __all__ as _ops_all
 
@@ -15,7 +16,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Function", "GradcheckError", "Tensor", "backend", "enable_grad", "floatx", "grad", "gradcheck", "gradgradcheck",
-    "is_grad_enabled", "manual_seed", "no_grad", "set_floatx", "tensor", *_ops_all,
+    "get_num_threads", "is_grad_enabled", "manual_seed", "no_grad", "set_floatx", "set_num_threads", "tensor", *_ops_all,
 ]
 
 # The Keras-style floors above the engine.

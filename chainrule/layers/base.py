@@ -25,7 +25,7 @@ import threading
 
 import numpy as np
 
-from .. import backend
+from .. import backend, threads
 from ..autograd.tensor import Tensor
 from ..naming import snake_case
 
@@ -250,6 +250,8 @@ class Layer:
         self.input_shape_seen = tuple(first.shape)
         context = _call_context
         outer = context.training
+        if outer is None:  # an outermost call: a step of a model; let the thread policy look at the load
+            threads.update()
         if training is None:  # inherit the enclosing call's mode; outermost: inference
             training = False if outer is None else outer
         if training is outer:

@@ -1,0 +1,183 @@
+"""``python -m benchmarks.busy``: training speed on a busy machine, against an idle one.
+
+A user's machine is rarely idle: a second notebook, a test run, a browser. This run
+times one training step of the texts' MLP and CNN twice for each configuration, first
+on the idle machine and then while a CPU-bound *neighbour* process runs, and reports
+the ratio busy / idle. Each configuration is timed in its own fresh process (PyTorch
+in its own too: importing chainrule tunes the allocator for the whole process):
+
+* ``chainrule``: the thread policy (``chainrule.threads``) decides the BLAS threads;
+* ``chainrule 1 thread`` / ``chainrule N threads``: the count fixed by
+  ``OPENBLAS_NUM_THREADS`` (the policy steps aside), to compare the policy with the best
+  fixed count on the idle machine;
+* ``pytorch``: ``torch.set_num_threads(N)`` with N the cores, as PyTorch does by default.
+
+The neighbours (``--neighbour``): ``matmul``, NumPy multiplying 1024x1024 float32
+matrices on its default BLAS threads; ``cnn``, a chainrule CNN training with the thread
+policy off (``CHAINRULE_THREADS=fixed``), i.e. a naive second training run.
+
+    python -m benchmarks.busy                       # both models, matmul neighbour
+    python -m benchmarks.busy --neighbour cnn --seconds 8
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+#: Environment variables that fix a BLAS thread count; removed for the policy's runs.
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+               "CHAINRULE_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+#: (model, batch): the texts' MLP at the batch of the texts' code, the texts' CNN at its recipe's.
+MODELS = (("text_mlp", 32), ("text_cnn", 64))
+
+NEIGHBOURS = {
+    "matmul": "import numpy as np\na = np.random.rand(1024, 1024).astype(np.float32)\nwhile True:\n    a @ a\n",
+    "cnn": ("import numpy as np, chainrule as cr\nfrom benchmarks.workloads import MODELS\n"
+            "spec = [m for m in MODELS if m.name == 'text_cnn'][0]\n"
+            "model = cr.Sequential(spec.cr_layers(cr))\n"
+            "model.compile(optimizer='adam', loss='sparse_categorical_crossentropy')\n"
+            "x = np.random.rand(512, 28, 28, 1).astype(np.float32); y = np.random.randint(0, 10, 512)\n"
+            "while True:\n    model.fit(x, y, batch_size=128, epochs=1, verbose=0)\n"),
+}
+
+
+# ----------------------------------------------------------------------------- the worker
+def _worker(lib: str, model_name: str, batch: int, seconds: float) -> dict:
+    """Time training steps of one model in this process for ``seconds``; mean ms/step."""
+    import numpy as np
+
+    from .workloads import MODELS as SPECS
+
+    spec = next(s for s in SPECS if s.name == model_name)
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, *spec.cr_input), dtype=np.float32)
+    y = rng.integers(0, 10, size=batch).astype(np.int64)
+    if lib == "pytorch":
+        import torch
+        import torch.nn.functional as tF
+        from torch import nn
+
+        torch.set_num_threads(int(os.environ.get("BENCH_TORCH_THREADS", os.cpu_count() or 1)))
+        xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)) if x.ndim == 4 else x)
+        yt = torch.from_numpy(y)
+        model = spec.torch_layers(nn)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            loss = tF.cross_entropy(model(xt), yt)
+            loss.backward()
+            opt.step()
+        threads = torch.get_num_threads()
+        state = {}
+    else:
+        import chainrule as cr
+
+        model = cr.Sequential(spec.cr_layers(cr))
+        loss_fn = cr.losses.get("sparse_categorical_crossentropy")
+        opt = cr.optimizers.Adam()
+        xt, yt = cr.tensor(x), cr.tensor(y)
+
+        def step():
+            loss = loss_fn(yt, model(xt, training=True))
+            weights = model.trainable_weights
+            opt.apply(cr.grad(loss, weights), weights)
+        threads = None
+        state = cr.threads.policy_state
+    for _ in range(3):
+        step()
+    n, t0 = 0, time.perf_counter()
+    while True:
+        step()
+        n += 1
+        elapsed = time.perf_counter() - t0
+        if elapsed >= seconds and n >= 5:
+            break
+    out = {"ms": elapsed / n * 1e3, "steps": n}
+    if callable(state):
+        out["policy"] = state()
+    else:
+        out["threads"] = threads
+    return out
+
+
+# ----------------------------------------------------------------------------- the driver
+def _configs(cores: int):
+    """(label, lib, environment changes) of each configuration."""
+    out = [("chainrule", "chainrule", {}), ("chainrule 1 thread", "chainrule", {"OPENBLAS_NUM_THREADS": "1"})]
+    if cores > 1:
+        out.append((f"chainrule {cores} threads", "chainrule", {"OPENBLAS_NUM_THREADS": str(cores)}))
+    out.append(("pytorch", "pytorch", {"BENCH_TORCH_THREADS": str(cores)}))
+    return out
+
+
+def _run_worker(lib, model, batch, seconds, env_changes) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
+    env.update(env_changes)
+    cmd = [sys.executable, "-m", "benchmarks.busy", "--worker", lib, model, str(batch), str(seconds)]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    if res.returncode != 0:
+        raise RuntimeError(f"worker {lib} {model} failed:\n{res.stderr[-2000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _start_neighbour(kind: str):
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
+    env["CHAINRULE_THREADS"] = "fixed"
+    proc = subprocess.Popen([sys.executable, "-c", NEIGHBOURS[kind]], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2.0)  # let it import and reach its loop
+    return proc
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.busy", description=__doc__.split("\n")[0])
+    p.add_argument("--worker", nargs=4, metavar=("LIB", "MODEL", "BATCH", "SECONDS"), help=argparse.SUPPRESS)
+    p.add_argument("--seconds", type=float, default=6.0, help="seconds of timed steps per configuration (default 6)")
+    p.add_argument("--neighbour", choices=sorted(NEIGHBOURS), default="matmul",
+                   help="the CPU-bound process that makes the machine busy (default matmul)")
+    p.add_argument("--only", nargs="+", metavar="MODEL", help="text_mlp and/or text_cnn")
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    args = p.parse_args(argv)
+    if args.worker:
+        lib, model, batch, seconds = args.worker
+        print(json.dumps(_worker(lib, model, int(batch), float(seconds))))
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    models = [(m, b) for m, b in MODELS if not args.only or m in args.only]
+    print(f"busy-machine benchmark: {cores} cores, neighbour {args.neighbour!r}, {args.seconds:g} s per timing; "
+          f"load average at start {os.getloadavg()[0]:.2f}")
+    print(f"{'model':<16}{'configuration':<22}{'idle ms':>10}{'busy ms':>10}{'busy/idle':>11}   policy when busy")
+    results = []
+    for model, batch in models:
+        idle = {label: _run_worker(lib, model, batch, args.seconds, env) for label, lib, env in _configs(cores)}
+        neighbour = _start_neighbour(args.neighbour)
+        try:
+            busy = {label: _run_worker(lib, model, batch, args.seconds, env) for label, lib, env in _configs(cores)}
+        finally:
+            neighbour.kill()
+            neighbour.wait()
+        best_fixed = min(v["ms"] for k, v in idle.items() if k.startswith("chainrule ") and "thread" in k)
+        for label, _, _ in _configs(cores):
+            i, b = idle[label]["ms"], busy[label]["ms"]
+            pol = busy[label].get("policy")
+            note = f"{pol['blas_threads']} BLAS thread(s), others {pol['others_load']}" if pol and \
+                pol["mode"] == "auto" else ""
+            print(f"{model + ' b' + str(batch):<16}{label:<22}{i:>10.2f}{b:>10.2f}{b / i:>10.2f}x   {note}")
+            results.append({"model": model, "batch": batch, "config": label, "idle_ms": i, "busy_ms": b,
+                            "ratio": b / i, "busy_policy": pol, "idle_policy": idle[label].get("policy")})
+        print(f"{'':<16}{'policy vs best fixed, idle':<42}{idle['chainrule']['ms'] / best_fixed:>10.2f}x")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"cores": cores, "neighbour": args.neighbour, "seconds": args.seconds, "rows": results}, f,
+                      indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

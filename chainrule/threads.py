@@ -1,0 +1,214 @@
+"""How many threads the BLAS (matrix products, convolutions) uses: the thread policy.
+
+NumPy hands every matrix product to its BLAS (OpenBLAS), which by default starts one
+thread per core and, after each product, lets its worker threads spin for a while
+waiting for the next one. On an idle machine that is what we want. On a busy one it is
+a disaster: when another program holds one of two cores, every product must wait until
+the worker scheduled behind that program gets a turn, and a training step that took
+1.5 s an epoch takes a minute (measured in ``benchmarks/README.md``, "busy machine").
+
+So chainrule decides. While a model runs (at each outermost layer call and each
+backward pass, at most every ``INTERVAL`` seconds) it reads how much CPU time the rest
+of the machine used since the last look, from ``/proc/stat`` minus this process's own
+share (``os.times``):
+
+    others = (busy jiffies of all cores / HZ - CPU seconds of this process) / wall seconds
+
+and gives the BLAS the cores the others leave free, ``max(1, cores - others)`` rounded,
+with some hysteresis so that it does not flip back and forth (it drops a thread when
+the others use more than ``DROP`` of a core, and takes it back when they use less than
+``RESTORE``). Changing the count is one call into the BLAS, made only when it changes.
+
+The user wins: when ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``
+or ``BLIS_NUM_THREADS`` is set in the environment at import, or after
+``cr.set_num_threads(n)``, chainrule leaves the count alone (``set_num_threads(None)``
+hands it back to the policy). ``CHAINRULE_THREADS=fixed`` turns the policy off.
+
+The BLAS is reached through threadpoolctl (a small, well-kept library for exactly
+this). Without it, or on a system without ``/proc/stat``, the policy does nothing.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+#: Seconds between two looks at the machine's load.
+INTERVAL = 0.25
+#: Leave one core to the others when they use more than this much of a core...
+DROP = 0.6
+#: ...and take it back when they use less than this.
+RESTORE = 0.3
+
+_USER_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _machine_busy_seconds():
+    """CPU seconds all cores have spent busy since boot (``/proc/stat``), or None."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != b"cpu":
+        return None
+    ticks = [int(v) for v in fields[1:]]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)           # idle + iowait
+    busy = sum(ticks[:8]) - idle                                      # guest time is inside user time
+    return busy / _HZ
+
+
+def _own_cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+try:
+    _HZ = os.sysconf("SC_CLK_TCK")
+except (AttributeError, ValueError, OSError):
+    _HZ = 100
+
+
+class _Policy:
+    """The state of the policy: who decides, the BLAS controller, the last look at the load."""
+
+    def __init__(self):
+        env = os.environ
+        self.user_threads = None          # set by set_num_threads(n)
+        self.env_fixed = any(env.get(v) for v in _USER_VARS) or (
+            env.get("CHAINRULE_THREADS", "auto").strip().lower() in ("fixed", "off", "0", "no"))
+        self.cores = _cores()
+        self._controller = None           # threadpoolctl's controller of the BLAS, found on first use
+        self._controller_tried = False
+        self.current = None               # the count the policy set last
+        self.next_look = 0.0
+        self.last = None                  # (wall, machine busy seconds, own cpu seconds)
+        self.others = 0.0                 # the others' load at the last look, in cores
+        self.changes = 0
+
+    # ------------------------------------------------------------------ the BLAS
+    def controller(self):
+        if not self._controller_tried:
+            self._controller_tried = True
+            try:
+                from threadpoolctl import ThreadpoolController
+
+                ctl = ThreadpoolController()
+                blas = ctl.select(user_api="blas")
+                self._controller = blas if blas.lib_controllers else None
+            except Exception:             # threadpoolctl missing or unable to load the library
+                self._controller = None
+        return self._controller
+
+    def blas_threads(self):
+        ctl = self.controller()
+        if ctl is None:
+            return None
+        return max(c.num_threads for c in ctl.lib_controllers)
+
+    def set_blas_threads(self, n: int) -> bool:
+        ctl = self.controller()
+        if ctl is None:
+            return False
+        for c in ctl.lib_controllers:
+            c.set_num_threads(int(n))
+        return True
+
+    # ------------------------------------------------------------------ the policy
+    @property
+    def active(self) -> bool:
+        return self.user_threads is None and not self.env_fixed and self.cores > 1
+
+    def look(self, now: float) -> None:
+        """Measure the others' load since the last look and set the BLAS threads from it."""
+        busy = _machine_busy_seconds()
+        if busy is None:
+            self.env_fixed = True         # no /proc/stat: nothing to measure, leave the BLAS alone
+            return
+        own = _own_cpu_seconds()
+        last = self.last
+        self.last = (now, busy, own)
+        if last is None:
+            return
+        wall = now - last[0]
+        if wall <= 0:
+            return
+        self.others = max(0.0, ((busy - last[1]) - (own - last[2])) / wall)
+        current = self.current or self.cores
+        if current >= self.cores and self.others > DROP:
+            target = max(1, int(round(self.cores - self.others)))
+            target = min(target, self.cores - 1)
+        elif current < self.cores and self.others < RESTORE:
+            target = self.cores
+        elif current < self.cores:
+            target = max(1, min(self.cores - 1, int(round(self.cores - self.others))))
+        else:
+            target = self.current          # nothing to change (None: the BLAS's own count, all cores)
+        if target is not None and target != self.current and self.set_blas_threads(target):
+            self.current = target
+            self.changes += 1
+
+
+_policy = _Policy()
+
+
+def update() -> None:
+    """Look at the machine's load if ``INTERVAL`` has passed, and adjust the BLAS threads.
+
+    Called by chainrule at each outermost layer call and each backward pass; cheap
+    (a clock read) between looks.
+    """
+    p = _policy
+    now = time.monotonic()
+    if now < p.next_look:
+        return
+    p.next_look = now + INTERVAL
+    if p.active:
+        p.look(now)
+
+
+def set_num_threads(n: int | None) -> None:
+    """Use ``n`` BLAS threads from now on (the policy stops deciding); ``None`` hands the count back to it.
+
+    Like ``torch.set_num_threads``. Needs threadpoolctl (``pip install threadpoolctl``).
+    """
+    p = _policy
+    if n is None:
+        p.user_threads = None
+        p.current = None
+        p.last = None
+        if not p.env_fixed:
+            p.set_blas_threads(p.cores)
+        return
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: expects a positive int (or None for the automatic policy), got {n!r}")
+    if not p.set_blas_threads(n):
+        raise RuntimeError("set_num_threads: no BLAS thread pool found (is threadpoolctl installed?)")
+    p.user_threads = n
+
+
+def get_num_threads() -> int:
+    """The number of threads the BLAS uses now (the cores' count when it cannot be read)."""
+    n = _policy.blas_threads()
+    return _policy.cores if n is None else int(n)
+
+
+def policy_state() -> dict:
+    """What the policy sees and did: for benchmarks and curious users."""
+    p = _policy
+    if p.user_threads is not None:
+        mode = "user"
+    elif p.env_fixed:
+        mode = "environment"
+    elif p.cores <= 1:
+        mode = "single core"
+    else:
+        mode = "auto"
+    return {"mode": mode, "cores": p.cores, "blas_threads": get_num_threads(), "others_load": round(p.others, 2),
+            "changes": p.changes}
