@@ -28,6 +28,7 @@ import numpy as np
 from .. import backend
 from ..autograd.tensor import Tensor
 from ..naming import snake_case
+from . import symbolic
 
 _name_counts: dict[str, int] = {}
 
@@ -239,6 +240,8 @@ class Layer:
         self.built = True
 
     def __call__(self, inputs, training=None, **kwargs):
+        if symbolic.is_symbolic(inputs, kwargs):  # the functional API: record the call, infer shapes
+            return symbolic.symbolic_call(self, inputs, training, kwargs)
         if isinstance(inputs, (list, tuple)):
             inputs = type(inputs)(to_tensor(i) for i in inputs)
             first = inputs[0]
@@ -265,6 +268,13 @@ class Layer:
         o = out[0] if isinstance(out, (list, tuple)) else out
         self.output_shape_seen = tuple(o.shape)
         return out
+
+    def __getattr__(self, name):
+        # Only reached when normal lookup fails, so an attribute a layer sets itself (self.output = ...)
+        # still wins; ``input``/``output`` are the symbolic tensors of the layer's first functional call.
+        if name in ("input", "output"):
+            return symbolic.layer_io(self, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:

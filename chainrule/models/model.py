@@ -45,6 +45,11 @@ class Model(Layer):
     """A trainable stack of layers; subclass it and define ``call(self, x, training=False)``."""
 
     def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            # cr.Model(inputs, outputs): the functional API, as Keras's Model.__new__ does.
+            from .functional import Functional
+
+            cls = Functional
         obj = super().__new__(cls)
         # The constructor's arguments, for the default get_config of a subclassed model.
         obj.__dict__["_init_args"] = (args, kwargs)
@@ -53,8 +58,9 @@ class Model(Layer):
     def __init__(self, *args, name: str | None = None, trainable: bool = True, **kwargs):
         if args or "inputs" in kwargs or "outputs" in kwargs:
             raise TypeError(
-                "Model(inputs, outputs): the functional API is not supported; subclass cr.Model (build layers "
-                "in __init__, define call(self, x, training=False)) or use cr.Sequential([...])")
+                f"{type(self).__name__}.__init__: a subclassed model takes no inputs/outputs (build layers in "
+                "__init__ and define call(self, x, training=False)); for the functional API call "
+                "cr.Model(inputs, outputs) itself")
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._reset_compile()
         self.stop_training = False

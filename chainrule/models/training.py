@@ -197,7 +197,7 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
     if validation_split and validation_data is None:
-        (x, y, sample_weight), validation_data = split_validation(x, y, sample_weight, validation_split)
+        (x, y, sample_weight), validation_data = split_validation(x, y, sample_weight, validation_split, model=model)
     train = make_batches(model, x, y, sample_weight, batch_size, shuffle, steps_per_epoch, class_weight, "fit")
     val = None
     if validation_data is not None:

@@ -1,0 +1,244 @@
+"""The functional API: symbolic tensors, cr.Model(inputs, outputs), replay, training checked by hand."""
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import layers as L
+
+
+# ------------------------------------------------------------------------------------------ helpers
+class AddAll(L.Layer):
+    """A merge layer for these tests: the sum of a list of tensors (cr.layers.Add comes with the layer catalog)."""
+
+    def call(self, inputs, training=False):
+        out = inputs[0]
+        for t in inputs[1:]:
+            out = out + t
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])
+
+
+class ConcatLast(L.Layer):
+    """Concatenation on the last axis of a list of tensors."""
+
+    def call(self, inputs, training=False):
+        return cr.concatenate(list(inputs), axis=-1)
+
+
+def _data(n=12, features=4, seed=0):
+    r = np.random.default_rng(seed)
+    return r.standard_normal((n, features)).astype(np.float32)
+
+
+def _sgd_step(weights, loss_fn, lr):
+    """One SGD step done by hand: the gradient of ``loss_fn(ws)`` at copies of ``weights``."""
+    ws = [cr.tensor(w.copy(), requires_grad=True) for w in weights]
+    loss = loss_fn(ws)
+    grads = cr.grad(loss, ws)
+    return float(loss.item()), [w - lr * g.data for w, g in zip(weights, grads)]
+
+
+def _dense(x, w, b):
+    return x @ w + b
+
+
+def _mse(pred, y):
+    d = pred - cr.tensor(y)
+    return (d * d).mean()
+
+
+def _fit_one_step(model, x, y, lr=0.1, **compile_kwargs):
+    model.compile(optimizer=cr.optimizers.SGD(lr), **compile_kwargs)
+    return model.fit(x, y, batch_size=len(y if not isinstance(y, (list, dict)) else next(iter(
+        y.values() if isinstance(y, dict) else y))), epochs=1, shuffle=False, verbose=0)
+
+
+# ------------------------------------------------------------------------------------------ symbolic tensors
+def test_input_and_layer_calls_infer_shapes_without_math():
+    x = cr.Input(shape=(4,), name="features")
+    assert x.shape == (None, 4) and x.dtype == "float32" and x.name == "features"
+    h = L.Dense(8, name="hidden")(x)
+    assert h.shape == (None, 8)
+    history = h._keras_history
+    assert history.layer.name == "hidden" and history.node_index == 0 and history.tensor_index == 0
+    assert h._keras_history.layer.built and h._keras_history.layer.kernel.shape == (4, 8)
+    img = cr.Input(shape=(None, None, 3))
+    c = L.Conv2D(5, 3)(img)
+    assert c.shape == (None, None, None, 5)
+    assert L.GlobalAveragePooling2D()(c).shape == (None, 5)
+    seq = cr.Input(shape=(None, 3))
+    assert L.Flatten()(L.Conv1D(2, 3, padding="same")(seq)).shape == (None, None)
+    assert cr.Input(shape=(6,), batch_size=16).shape == (16, 6)
+    assert cr.Input((3,), dtype="int32").dtype == "int32"
+    with pytest.raises(TypeError, match="holds no data"):
+        np.asarray(x)
+
+
+def test_layer_called_on_incompatible_shapes_fails_at_the_call():
+    dense = L.Dense(3, name="d3")
+    dense(cr.Input(shape=(4,)))
+    with pytest.raises(ValueError, match=r"Layer 'd3' \(Dense\) cannot be called on inputs of shape \(None, 5\)"):
+        dense(cr.Input(shape=(5,)))
+    with pytest.raises(ValueError, match=r"'merge'.*\(None, 4\), \(None, 5\)"):
+        AddAll(name="merge")([cr.Input(shape=(4,)), cr.Input(shape=(5,))])
+    conv = L.Conv2D(2, 3, name="conv")
+    with pytest.raises(ValueError, match=r"'conv' \(Conv2D\).*\(None, 2, 2, 1\)"):
+        conv(cr.Input(shape=(2, 2, 1)))
+    assert not conv.built  # the failed first call left nothing half-built
+    assert conv(cr.Input(shape=(5, 5, 1))).shape == (None, 3, 3, 2)
+
+
+def test_layer_input_and_output():
+    x = cr.Input(shape=(3,))
+    d = L.Dense(2)
+    y = d(x)
+    assert d.input is x and d.output is y
+    with pytest.raises(AttributeError, match="never been called"):
+        L.Dense(2).output
+
+
+# ------------------------------------------------------------------------------------------ models
+def test_model_replays_the_graph_and_lists_its_layers():
+    x = cr.Input(shape=(4,))
+    h = L.Dense(6, activation="relu", name="h")(x)
+    y = L.Dense(2, name="y")(h)
+    model = cr.Model(x, y, name="mlp")
+    assert type(model).__name__ == "Functional" and isinstance(model, cr.Model) and model.name == "mlp"
+    assert [l.name for l in model.layers] == [x._keras_history.layer.name, "h", "y"]
+    assert model.inputs == [x] and model.outputs == [y]
+    assert model.get_layer("h") is model.layers[1] and model.get_layer(index=2).name == "y"
+    with pytest.raises(ValueError, match="no layer named 'nope'"):
+        model.get_layer("nope")
+    data = _data()
+    hl, yl = model.get_layer("h"), model.get_layer("y")
+    want = np.maximum(data @ hl.kernel.data + hl.bias.data, 0) @ yl.kernel.data + yl.bias.data
+    np.testing.assert_allclose(model(data).numpy(), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict(data, verbose=0), want, rtol=1e-5, atol=1e-6)
+    assert len(model.weights) == 4 and model.count_params() == 4 * 6 + 6 + 6 * 2 + 2
+
+
+def test_subclassed_models_are_unchanged():
+    class MLP(cr.Model):
+        def __init__(self, units=3):
+            super().__init__()
+            self.d = L.Dense(units)
+
+        def call(self, x, training=False):
+            return self.d(x)
+
+    model = MLP(units=2)
+    assert type(model) is MLP and model(_data()).shape == (12, 2)
+    assert model.get_config() == {"units": 2}
+
+
+def test_residual_model_fit_matches_the_computation_by_hand():
+    x = cr.Input(shape=(4,))
+    h = L.Dense(4, activation="relu", name="h")(x)
+    s = AddAll(name="skip")([x, h])
+    y = L.Dense(1, name="out")(s)
+    model = cr.Model(x, y)
+    data, target = _data(), _data(features=1, seed=1)
+    w0 = model.get_weights()
+
+    def loss_fn(ws):
+        xt = cr.tensor(data)
+        return _mse(_dense(xt + cr.relu(_dense(xt, ws[0], ws[1])), ws[2], ws[3]), target)
+
+    loss, want = _sgd_step(w0, loss_fn, 0.1)
+    history = _fit_one_step(model, data, target, loss="mse")
+    assert history.history["loss"][0] == pytest.approx(loss, rel=1e-5)
+    for got, w in zip(model.get_weights(), want):
+        np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6)
+
+
+def test_shared_layer_fit_matches_the_computation_by_hand():
+    a, b = cr.Input(shape=(3,), name="a"), cr.Input(shape=(3,), name="b")
+    shared = L.Dense(2, activation="tanh", name="shared")
+    merged = ConcatLast()([shared(a), shared(b)])
+    y = L.Dense(1, name="out")(merged)
+    model = cr.Model([a, b], y)
+    assert len(model.weights) == 4  # the shared layer's weights count once
+    assert shared.output.shape == (None, 2)  # (its first call)
+    xa, xb, target = _data(features=3), _data(features=3, seed=2), _data(features=1, seed=3)
+    w0 = model.get_weights()
+
+    def loss_fn(ws):
+        ha = cr.tanh(_dense(cr.tensor(xa), ws[0], ws[1]))
+        hb = cr.tanh(_dense(cr.tensor(xb), ws[0], ws[1]))
+        return _mse(_dense(cr.concatenate([ha, hb], axis=-1), ws[2], ws[3]), target)
+
+    loss, want = _sgd_step(w0, loss_fn, 0.05)
+    history = _fit_one_step(model, [xa, xb], target, lr=0.05, loss="mse")
+    assert history.history["loss"][0] == pytest.approx(loss, rel=1e-5)
+    for got, w in zip(model.get_weights(), want):
+        np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6)
+    # dict inputs are matched by the inputs' names
+    np.testing.assert_allclose(model.predict({"a": xa, "b": xb}, verbose=0), model.predict([xa, xb], verbose=0))
+    with pytest.raises(ValueError, match="no key 'b'"):
+        model.predict({"a": xa}, verbose=0)
+
+
+def test_nested_model_fit_matches_the_computation_by_hand():
+    inner_in = cr.Input(shape=(3,))
+    inner = cr.Model(inner_in, L.Dense(4, activation="sigmoid", name="inner_dense")(inner_in), name="inner")
+    x = cr.Input(shape=(3,))
+    y = L.Dense(2, name="head")(inner(x))
+    model = cr.Model(x, y)
+    assert [l.name for l in model.layers][1:] == ["inner", "head"]
+    assert len(model.weights) == 4
+    data, target = _data(features=3), _data(features=2, seed=4)
+    w0 = model.get_weights()
+    # On real data, as a layer of another model, and on symbolic tensors
+    np.testing.assert_allclose(model(data).numpy(), model.get_layer("head")(inner(data)).numpy(), rtol=1e-6)
+    assert inner(cr.Input(shape=(3,))).shape == (None, 4)
+
+    def loss_fn(ws):
+        return _mse(_dense(cr.sigmoid(_dense(cr.tensor(data), ws[0], ws[1])), ws[2], ws[3]), target)
+
+    loss, want = _sgd_step(w0, loss_fn, 0.2)
+    history = _fit_one_step(model, data, target, lr=0.2, loss="mse")
+    assert history.history["loss"][0] == pytest.approx(loss, rel=1e-5)
+    for got, w in zip(model.get_weights(), want):
+        np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6)
+
+
+def test_feature_extraction_shares_the_weights():
+    x = cr.Input(shape=(4,))
+    h = L.Dense(5, activation="relu", name="features")(x)
+    model = cr.Model(x, L.Dense(2)(h))
+    extractor = cr.Model(model.inputs, model.get_layer("features").output)
+    data = _data()
+    layer = model.get_layer("features")
+    np.testing.assert_allclose(extractor.predict(data, verbose=0),
+                               np.maximum(data @ layer.kernel.data + layer.bias.data, 0), rtol=1e-5, atol=1e-6)
+    assert extractor.weights[0] is layer.kernel
+
+
+def test_training_mode_reaches_the_layers():
+    x = cr.Input(shape=(50,))
+    model = cr.Model(x, L.Dropout(0.5)(x))
+    data = np.ones((4, 50), np.float32)
+    np.testing.assert_array_equal(model(data).numpy(), data)
+    assert (model(data, training=True).numpy() == 0).any()
+
+
+def test_disconnected_graph_names_the_input_and_output():
+    a, b = cr.Input(shape=(2,), name="in_a"), cr.Input(shape=(2,), name="in_b")
+    out = L.Dense(1, name="out_b")(b)
+    with pytest.raises(ValueError, match=r"graph disconnected.*'out_b'.*'in_b'"):
+        cr.Model(a, out)
+    with pytest.raises(ValueError, match=r"graph disconnected.*'in_b'"):
+        cr.Model(a, [L.Dense(1)(a), b])
+    with pytest.raises(TypeError, match="symbolic tensor"):
+        cr.Model(a, np.ones(3))
+
+
+def test_wrong_number_of_inputs():
+    a, b = cr.Input(shape=(2,)), cr.Input(shape=(2,))
+    model = cr.Model([a, b], AddAll()([a, b]))
+    with pytest.raises(ValueError, match="2 inputs"):
+        model(np.ones((1, 2), np.float32))
+    with pytest.raises(ValueError, match=r"expected input of shape \(None, 2\)"):
+        model([np.ones((1, 3), np.float32), np.ones((1, 2), np.float32)])
