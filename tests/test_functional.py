@@ -242,3 +242,95 @@ def test_wrong_number_of_inputs():
         model(np.ones((1, 2), np.float32))
     with pytest.raises(ValueError, match=r"expected input of shape \(None, 2\)"):
         model([np.ones((1, 3), np.float32), np.ones((1, 2), np.float32)])
+
+
+# ------------------------------------------------------------------------------------------ several outputs
+def _two_output_model():
+    x = cr.Input(shape=(4,), name="x")
+    h = L.Dense(5, activation="relu", name="h")(x)
+    out_a = L.Dense(3, activation="softmax", name="out_a")(h)
+    out_b = L.Dense(1, name="out_b")(h)
+    return cr.Model(x, [out_a, out_b])
+
+
+def _two_output_loss_by_hand(ws, data, labels, target, weight_b):
+    from chainrule import functional as F
+
+    h = cr.relu(_dense(cr.tensor(data), ws[0], ws[1]))
+    la = F.sparse_categorical_crossentropy(cr.tensor(labels), F.softmax(_dense(h, ws[2], ws[3]))).mean()
+    lb = _mse(_dense(h, ws[4], ws[5]), target)
+    return la, lb, la + weight_b * lb
+
+
+def test_two_output_model_fit_with_loss_weights_and_metrics_per_output():
+    model = _two_output_model()
+    assert model.output_names == ["out_a", "out_b"]
+    data = _data()
+    labels = np.random.default_rng(5).integers(0, 3, size=len(data))
+    target = _data(features=1, seed=6)
+    w0 = model.get_weights()
+    la, lb, _ = _two_output_loss_by_hand([cr.tensor(w) for w in w0], data, labels, target, 0.5)
+    loss, want = _sgd_step(w0, lambda ws: _two_output_loss_by_hand(ws, data, labels, target, 0.5)[2], 0.1)
+    history = _fit_one_step(model, data, [labels, target], loss=["sparse_categorical_crossentropy", "mse"],
+                            loss_weights=[1.0, 0.5], metrics=[["accuracy"], ["mae"]])
+    logs = history.history
+    assert list(logs) == ["loss", "out_a_accuracy", "out_b_mae", "out_a_loss", "out_b_loss"]
+    assert logs["loss"][0] == pytest.approx(loss, rel=1e-5)
+    assert logs["out_a_loss"][0] == pytest.approx(float(la.item()), rel=1e-5)
+    assert logs["out_b_loss"][0] == pytest.approx(float(lb.item()), rel=1e-5)
+    for got, w in zip(model.get_weights(), want):
+        np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6)
+    # evaluate, predict; the list is in Keras 3's order: loss, the per-output losses, the rest by name
+    preds = model.predict(data, verbose=0)
+    assert isinstance(preds, list) and preds[0].shape == (12, 3) and preds[1].shape == (12, 1)
+    acc = float(np.mean(preds[0].argmax(-1) == labels))
+    mae = float(np.mean(np.abs(preds[1] - target)))
+    result = model.evaluate(data, {"out_a": labels, "out_b": target}, verbose=0, return_dict=True)
+    assert result["out_a_accuracy"] == pytest.approx(acc) and result["out_b_mae"] == pytest.approx(mae, rel=1e-5)
+    assert result["loss"] == pytest.approx(result["out_a_loss"] + 0.5 * result["out_b_loss"], rel=1e-5)
+    values = model.evaluate(data, [labels, target], verbose=0)
+    assert values == pytest.approx([result[k] for k in ("loss", "out_a_loss", "out_b_loss", "out_a_accuracy",
+                                                          "out_b_mae")], rel=1e-6)
+    with pytest.raises(ValueError, match="no key 'out_b'"):
+        model.evaluate(data, {"out_a": labels}, verbose=0)
+    history = model.fit(data, [labels, target], epochs=1, verbose=0, validation_split=0.25)
+    assert "val_out_a_accuracy" in history.history and "val_out_b_loss" in history.history
+
+
+def test_loss_and_metric_dicts_by_output_name():
+    model = _two_output_model()
+    data = _data()
+    labels = np.random.default_rng(5).integers(0, 3, size=len(data))
+    target = _data(features=1, seed=6)
+    w0 = model.get_weights()
+    loss, want = _sgd_step(w0, lambda ws: _two_output_loss_by_hand(ws, data, labels, target, 2.0)[2], 0.05)
+    history = _fit_one_step(model, data, {"out_b": target, "out_a": labels}, lr=0.05,
+                            loss={"out_a": "sparse_categorical_crossentropy", "out_b": "mse"},
+                            loss_weights={"out_b": 2.0}, metrics={"out_a": "accuracy"})
+    assert list(history.history) == ["loss", "out_a_accuracy", "out_a_loss", "out_b_loss"]
+    assert history.history["loss"][0] == pytest.approx(loss, rel=1e-5)
+    for got, w in zip(model.get_weights(), want):
+        np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="'out_c', which is not an output"):
+        model.compile(loss={"out_c": "mse"})
+    with pytest.raises(ValueError, match="2 outputs.*got 1"):
+        model.compile(loss="mse", metrics=["mae"])
+
+
+def test_dict_inputs_and_outputs():
+    a, b = cr.Input(shape=(3,), name="a"), cr.Input(shape=(2,), name="b")
+    merged = ConcatLast()([a, b])
+    model = cr.Model({"a": a, "b": b}, {"score": L.Dense(1, name="s")(merged), "code": L.Dense(2, name="c")(merged)})
+    assert model.output_names == ["code", "score"]
+    xa, xb = _data(features=3), _data(features=2, seed=7)
+    out = model({"b": xb, "a": xa})
+    assert set(out) == {"score", "code"} and out["score"].shape == (12, 1)
+    preds = model.predict({"a": xa, "b": xb}, verbose=0)
+    assert set(preds) == {"score", "code"}
+    np.testing.assert_allclose(preds["score"], out["score"].numpy(), rtol=1e-6)
+    model.compile(optimizer="sgd", loss={"score": "mse", "code": "mae"})
+    history = model.fit({"a": xa, "b": xb}, {"score": _data(features=1), "code": _data(features=2)}, epochs=1,
+                        verbose=0)
+    assert list(history.history) == ["loss", "code_loss", "score_loss"]
+    with pytest.raises(ValueError, match="x has no key 'b'"):
+        model.fit({"a": xa}, {"score": _data(features=1), "code": _data(features=2)}, verbose=0)

@@ -137,6 +137,7 @@ class Model(Layer):
         self.compiled_loss = None
         self.compiled_metrics = []
         self._metric_ids = []
+        self._metric_outputs = []  # per metric: the index of its output, None for a one-output model
         self._weighted_flags = []  # per metric: weighted by sample_weight/class_weight (weighted_metrics)
         self._metrics_resolved = True
         self._is_compiled = False
@@ -149,33 +150,52 @@ class Model(Layer):
         for Keras compatibility and ignored (there is one output and every step runs eagerly).
         """
         from .. import losses, metrics as metrics_mod, optimizers
+        from .compile_utils import CompileLoss, configure, single_output
 
         if kwargs:
             raise TypeError(f"compile: unknown argument(s) {sorted(kwargs)}")
-        if isinstance(loss, (dict, list, tuple)):
-            raise ValueError("compile: one loss for one output is supported; got a "
-                             f"{type(loss).__name__} of losses")
-        if isinstance(metrics, dict):
-            raise ValueError("compile: metrics must be a list (one output is supported), got a dict")
-        if metrics is None:
-            metric_ids = []
-        elif isinstance(metrics, (str,)) or not isinstance(metrics, (list, tuple)):
-            metric_ids = [metrics]
-        else:
-            metric_ids = list(metrics)
-        weighted = list(weighted_metrics or [])
-        flags = [False] * len(metric_ids) + [True] * len(weighted)
-        metric_ids += weighted
         opt = optimizers.get(optimizer)
-        loss_obj = losses.get(loss)
-        out_shape = self._known_output_shape()
-        compiled = [metrics_mod.get(m, loss=loss_obj, output_shape=out_shape) for m in metric_ids]
+        multi = configure(self, loss, loss_weights, metrics, weighted_metrics)  # None unless several outputs
+        if multi is not None:
+            loss_obj, metric_ids, metric_outputs, flags = multi
+            shapes = [t.shape for t in self.outputs]
+            compiled = [metrics_mod.get(m, loss=None if loss_obj is None else loss_obj.losses[i],
+                                        output_shape=shapes[i]) for m, i in zip(metric_ids, metric_outputs)]
+        else:
+            if self.__dict__.get("output_names"):
+                loss, loss_weights, metrics, weighted_metrics = single_output(
+                    self, loss, loss_weights, metrics, weighted_metrics)
+            if isinstance(loss, (dict, list, tuple)):
+                raise ValueError("compile: one loss for one output is supported here; a list or dict of losses "
+                                 "needs a functional model with several outputs (cr.Model(inputs, [out_a, out_b])); "
+                                 f"got a {type(loss).__name__} of losses")
+            if isinstance(metrics, dict):
+                raise ValueError("compile: metrics must be a list for a model with one output, got a dict")
+            if metrics is None:
+                metric_ids = []
+            elif isinstance(metrics, (str,)) or not isinstance(metrics, (list, tuple)):
+                metric_ids = [metrics]
+            else:
+                metric_ids = list(metrics)
+            weighted = list(weighted_metrics or [])
+            flags = [False] * len(metric_ids) + [True] * len(weighted)
+            metric_ids += weighted
+            metric_outputs = [None] * len(metric_ids)
+            loss_obj = losses.get(loss)
+            out_shape = self._known_output_shape()
+            compiled = [metrics_mod.get(m, loss=loss_obj, output_shape=out_shape) for m in metric_ids]
+            if loss_obj is not None and isinstance(loss_weights, (int, float)) and not isinstance(loss_weights, bool):
+                names = list(self.__dict__.get("output_names") or ["output"])
+                loss_obj = CompileLoss([loss_obj], [float(loss_weights)], names[:1])
         self.optimizer = opt
         self.loss = loss
         self.compiled_loss = loss_obj
+        self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics,
+                              "weighted_metrics": weighted_metrics}
         self._metric_ids = metric_ids
+        self._metric_outputs = metric_outputs
         self._weighted_flags = flags
-        self.compiled_metrics = _name_weighted(compiled, flags)
+        self.compiled_metrics = _name_weighted(compiled, flags, metric_outputs)
         # 'accuracy' depends on the output and label shapes: resolve again at the first batch.
         self._metrics_resolved = False
         self._is_compiled = True
@@ -193,18 +213,33 @@ class Model(Layer):
         if not self._metrics_resolved:
             from .. import metrics as metrics_mod
 
-            out = y_pred[0] if isinstance(y_pred, (list, tuple)) else y_pred
-            self.compiled_metrics = [
-                metrics_mod.get(m, loss=self.compiled_loss, output_shape=tuple(out.shape),
-                                y_true_shape=tuple(np.shape(y)))
+            resolved = []
+            for m, c, i in zip(self._metric_ids, self.compiled_metrics, self._metric_outputs):
                 if isinstance(m, str) or (callable(m) and not isinstance(m, metrics_mod.Metric)
-                                          and not inspect.isclass(m))
-                else c
-                for m, c in zip(self._metric_ids, self.compiled_metrics)
-            ]
-            _name_weighted(self.compiled_metrics, self._weighted_flags)
+                                          and not inspect.isclass(m)):
+                    yt, yp, loss = self._output_slice(y, y_pred, i)
+                    out = yp[0] if isinstance(yp, (list, tuple)) else yp
+                    c = metrics_mod.get(m, loss=loss, output_shape=tuple(out.shape), y_true_shape=tuple(np.shape(yt)))
+                resolved.append(c)
+            self.compiled_metrics = _name_weighted(resolved, self._weighted_flags, self._metric_outputs)
             self._metrics_resolved = True
         return self.compiled_metrics
+
+    def _output_slice(self, y, y_pred, index):
+        """``(y_true, y_pred, loss)`` of output ``index`` (None: the one output)."""
+        loss = self.compiled_loss
+        if index is None:
+            inner = getattr(loss, "losses", None)
+            return y, y_pred, inner[0] if inner else loss
+        preds = loss.outputs_as_list(y_pred) if loss is not None else (
+            [y_pred[n] for n in self.output_names] if isinstance(y_pred, dict) else list(y_pred))
+        return y[index], preds[index], None if loss is None else loss.losses[index]
+
+    def _named_metrics(self) -> list:
+        """``[(log name, metric)]``: ``<output name>_<metric name>`` for a metric of one of several outputs."""
+        names = self.__dict__.get("output_names") or []
+        return [(m.name if i is None else f"{names[i]}_{m.name}", m)
+                for m, i in zip(self.compiled_metrics, self._metric_outputs)]
 
     @property
     def metrics(self) -> list:
@@ -212,11 +247,14 @@ class Model(Layer):
 
     @property
     def metrics_names(self) -> list:
-        return ["loss"] + [m.name for m in self.compiled_metrics]
+        extra = list(self.compiled_loss.results()) if hasattr(self.compiled_loss, "results") else []
+        return ["loss"] + [name for name, _ in self._named_metrics()] + extra
 
     def reset_metrics(self) -> None:
         for m in self.compiled_metrics:
             m.reset_state()
+        if hasattr(self.compiled_loss, "reset"):  # the per-output losses of a multi-output model
+            self.compiled_loss.reset()
 
     # ------------------------------------------------------------------ the loops
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
@@ -314,11 +352,13 @@ class Model(Layer):
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
 
 
-def _name_weighted(metrics, flags):
-    """A weighted metric whose name an unweighted one already has is renamed ``weighted_<name>``."""
-    plain = {m.name for m, w in zip(metrics, flags) if not w}
-    for m, w in zip(metrics, flags):
-        if w and m.name in plain:
+def _name_weighted(metrics, flags, outputs=None):
+    """A weighted metric whose name an unweighted one (of the same output) already has is renamed
+    ``weighted_<name>``."""
+    outputs = outputs or [None] * len(metrics)
+    plain = {(m.name, i) for m, w, i in zip(metrics, flags, outputs) if not w}
+    for m, w, i in zip(metrics, flags, outputs):
+        if w and (m.name, i) in plain:
             m.name = "weighted_" + m.name
     return metrics
 
