@@ -334,3 +334,39 @@ def test_dict_inputs_and_outputs():
     assert list(history.history) == ["loss", "code_loss", "score_loss"]
     with pytest.raises(ValueError, match="x has no key 'b'"):
         model.fit({"a": xa}, {"score": _data(features=1), "code": _data(features=2)}, verbose=0)
+
+
+# ------------------------------------------------------------------------------------------ summary
+def _summary(model, **kwargs):
+    lines = []
+    model.summary(print_fn=lines.append, **kwargs)
+    return lines
+
+
+def test_summary_has_keras_connected_to_column_and_parameter_counts():
+    x = cr.Input(shape=(4,), name="x")
+    h = L.Dense(4, activation="relu", name="h")(x)
+    s = AddAll(name="skip")([x, h])
+    bn = L.BatchNormalization(name="bn")(s)
+    model = cr.Model(x, L.Dense(1, name="out")(bn), name="residual")
+    lines = _summary(model)
+    assert lines[0] == 'Model: "residual"' and len(lines[1]) == 108
+    assert lines[2].split() == ["Layer", "(type)", "Output", "Shape", "Param", "#", "Connected", "to"]
+    rows = [line.split() for line in lines if line.strip() and not set(line) <= set("=_ ")]
+    assert ["x", "(InputLayer)", "(None,", "4)", "0", "-"] in rows
+    assert ["h", "(Dense)", "(None,", "4)", "20", "x[0][0]"] in rows
+    assert ["skip", "(AddAll)", "(None,", "4)", "0", "x[0][0]"] in rows and ["h[0][0]"] in rows
+    assert ["bn", "(BatchNormalization)", "(None,", "4)", "16", "skip[0][0]"] in rows
+    assert lines[-4:] == ["Total params: 41", "Trainable params: 33", "Non-trainable params: 8", "_" * 108]
+
+
+def test_summary_of_a_chain_and_of_a_nested_model():
+    x = cr.Input(shape=(3,), name="x")
+    inner = cr.Model(x, L.Dense(4, name="d4")(x), name="inner")
+    y = cr.Input(shape=(3,), name="y")
+    model = cr.Model(y, L.Dense(2, name="d2")(inner(y)), name="outer")
+    lines = _summary(model)
+    assert "Connected to" not in lines[2] and len(lines[1]) == 65  # a chain: Keras leaves the column out
+    rows = [line.split() for line in lines]
+    assert ["inner", "(Functional)", "(None,", "4)", "16"] in rows and ["d2", "(Dense)", "(None,", "2)", "10"] in rows
+    assert "Total params: 26" in lines
