@@ -95,6 +95,11 @@ class Functional(Model):
         for layer in order:
             if all(layer is not seen for seen in layers):
                 layers.append(layer)
+        names = [layer.name for layer in layers]
+        duplicate = next((n for n in names if names.count(n) > 1), None)
+        if duplicate is not None:
+            raise ValueError(f"{who}: the layer name {duplicate!r} is used by {names.count(duplicate)} different "
+                             "layers of the model; every layer of a model needs a unique name")
         self._layers[:] = layers
         # Input keys: a dict of inputs is matched by its own keys, a list by the inputs' names.
         if isinstance(self._inputs_struct, dict):

@@ -184,9 +184,15 @@ class Model(Layer):
             loss_obj = losses.get(loss)
             out_shape = self._known_output_shape()
             compiled = [metrics_mod.get(m, loss=loss_obj, output_shape=out_shape) for m in metric_ids]
-            if loss_obj is not None and isinstance(loss_weights, (int, float)) and not isinstance(loss_weights, bool):
+            weight = loss_weights if isinstance(loss_weights, (int, float)) and not isinstance(loss_weights, bool) \
+                else None
+            # One output inside a list or dict (cr.Model(x, {"y": y})): the model returns that structure.
+            structured = isinstance(self.__dict__.get("_outputs_struct"), (list, dict))
+            if loss_obj is not None and (weight is not None or structured):
                 names = list(self.__dict__.get("output_names") or ["output"])
-                loss_obj = CompileLoss([loss_obj], [float(loss_weights)], names[:1])
+                loss_obj = CompileLoss([loss_obj], [None if weight is None else float(weight)], names[:1])
+            if structured:
+                metric_outputs = [0] * len(metric_ids)
         self.optimizer = opt
         self.loss = loss
         self.compiled_loss = loss_obj
@@ -233,12 +239,13 @@ class Model(Layer):
             return y, y_pred, inner[0] if inner else loss
         preds = loss.outputs_as_list(y_pred) if loss is not None else (
             [y_pred[n] for n in self.output_names] if isinstance(y_pred, dict) else list(y_pred))
-        return y[index], preds[index], None if loss is None else loss.losses[index]
+        yt = y[index] if isinstance(y, list) else y
+        return yt, preds[index], None if loss is None else loss.losses[index]
 
     def _named_metrics(self) -> list:
         """``[(log name, metric)]``: ``<output name>_<metric name>`` for a metric of one of several outputs."""
         names = self.__dict__.get("output_names") or []
-        return [(m.name if i is None else f"{names[i]}_{m.name}", m)
+        return [(m.name if i is None or len(names) < 2 else f"{names[i]}_{m.name}", m)
                 for m, i in zip(self.compiled_metrics, self._metric_outputs)]
 
     @property
@@ -346,6 +353,10 @@ class Model(Layer):
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None):
+        if cls is Model and isinstance(config, dict) and {"layers", "input_layers", "output_layers"} <= set(config):
+            from .functional import Functional  # a functional model's config (Keras's Model.from_config does so)
+
+            return Functional.from_config(config, custom_objects=custom_objects)
         return cls(**config)
 
     def __repr__(self) -> str:
