@@ -370,3 +370,31 @@ def test_summary_of_a_chain_and_of_a_nested_model():
     rows = [line.split() for line in lines]
     assert ["inner", "(Functional)", "(None,", "4)", "16"] in rows and ["d2", "(Dense)", "(None,", "2)", "10"] in rows
     assert "Total params: 26" in lines
+
+
+# ------------------------------------------------------------------------------------------ arithmetic
+def test_arithmetic_on_symbolic_tensors_records_nodes_and_trains(tmp_path):
+    x = cr.Input(shape=(4,))
+    dense = L.Dense(4, name="d")
+    y = -(x + 0.5 * dense(x)) / 2.0 - x ** 2
+    out = L.Dense(1, name="out")(1.0 - y)
+    model = cr.Model(x, out)
+    assert y.shape == (None, 4) and type(y._keras_history.layer).__name__ == "TensorOperation"
+    data, target = _data(), _data(features=1, seed=9)
+    w0 = model.get_weights()
+
+    def loss_fn(ws):
+        xt = cr.tensor(data)
+        inner = -(xt + 0.5 * _dense(xt, ws[0], ws[1])) / 2.0 - xt ** 2
+        return _mse(_dense(1.0 - inner, ws[2], ws[3]), target)
+
+    loss, want = _sgd_step(w0, loss_fn, 0.01)
+    history = _fit_one_step(model, data, target, lr=0.01, loss="mse")
+    assert history.history["loss"][0] == pytest.approx(loss, rel=1e-5)
+    for got, w in zip(model.get_weights(), want):
+        np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6)
+    model.save(tmp_path / "ops.safetensors")
+    loaded = cr.models.load_model(tmp_path / "ops.safetensors")
+    np.testing.assert_array_equal(loaded.predict(data, verbose=0), model.predict(data, verbose=0))
+    with pytest.raises(TypeError, match="symbolic tensor or a number"):
+        np.ones(4) + x
