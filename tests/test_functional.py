@@ -398,3 +398,16 @@ def test_arithmetic_on_symbolic_tensors_records_nodes_and_trains(tmp_path):
     np.testing.assert_array_equal(loaded.predict(data, verbose=0), model.predict(data, verbose=0))
     with pytest.raises(TypeError, match="symbolic tensor or a number"):
         np.ones(4) + x
+
+
+def test_feature_extraction_from_a_sequential_model():
+    seq = cr.Sequential([L.Input(shape=(4,)), L.Dense(3, activation="relu", name="a"), L.Dense(2, name="b")])
+    extractor = cr.Model(seq.inputs, [layer.output for layer in seq.layers])
+    data = _data()
+    features, out = extractor.predict(data, verbose=0)
+    a = seq.get_layer("a")
+    np.testing.assert_allclose(features, np.maximum(data @ a.kernel.data + a.bias.data, 0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out, seq.predict(data, verbose=0), rtol=1e-6)
+    assert seq.get_layer(index=-1).name == "b" and seq.output.shape == (None, 2)
+    with pytest.raises(ValueError, match="no defined input"):
+        cr.Sequential([L.Dense(2)]).inputs

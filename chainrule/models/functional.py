@@ -200,23 +200,6 @@ class Functional(Model):
     def _known_output_shape(self):
         return self.outputs[0].shape if len(self.outputs) == 1 else None
 
-    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
-        """The layer called ``name``, or at position ``index`` of ``model.layers``."""
-        if name is not None and index is not None:
-            raise ValueError(f"{self.name}.get_layer: give name or index, not both")
-        if index is not None:
-            if not -len(self._layers) <= index < len(self._layers):
-                raise ValueError(f"{self.name}.get_layer: index {index} is out of range; the model has "
-                                 f"{len(self._layers)} layers")
-            return self._layers[index]
-        if name is not None:
-            for layer in self._layers:
-                if layer.name == name:
-                    return layer
-            raise ValueError(f"{self.name}.get_layer: no layer named {name!r}; the layers are "
-                             f"{[layer.name for layer in self._layers]}")
-        raise ValueError(f"{self.name}.get_layer: give name or index")
-
     def _ensure_built(self) -> bool:
         return True
 
