@@ -269,12 +269,27 @@ class Layer:
         self.output_shape_seen = tuple(o.shape)
         return out
 
-    def __getattr__(self, name):
-        # Only reached when normal lookup fails, so an attribute a layer sets itself (self.output = ...)
-        # still wins; ``input``/``output`` are the symbolic tensors of the layer's first functional call.
-        if name in ("input", "output"):
-            return symbolic.layer_io(self, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    # ``input``/``output``: the symbolic tensors of the layer's first functional call (Keras 3). A layer or
+    # model that assigns an attribute of that name itself (self.output = Dense(...)) keeps it.
+    @property
+    def input(self):
+        if "_own_input" in self.__dict__:
+            return self.__dict__["_own_input"]
+        return symbolic.layer_io(self, "input")
+
+    @input.setter
+    def input(self, value):
+        self.__dict__["_own_input"] = value
+
+    @property
+    def output(self):
+        if "_own_output" in self.__dict__:
+            return self.__dict__["_own_output"]
+        return symbolic.layer_io(self, "output")
+
+    @output.setter
+    def output(self, value):
+        self.__dict__["_own_output"] = value
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:

@@ -55,9 +55,9 @@ def _graph(inputs: list, outputs: list, who: str):
                     f"{who}: graph disconnected: the output {out.name!r} {out.shape} depends on the input "
                     f"{node.layer.name!r} {tensor.shape}, which is not among the model's inputs "
                     f"{[t.name for t in inputs]}; add it to inputs=")
-            stack.append((tensor, node, True))
+            stack.append((tensor, node, True))  # emitted once the nodes it reads are
             for t in reversed(node.input_tensors):
-                if id(t) not in input_ids and id(node_of(t) if t._keras_history else None) not in done:
+                if id(t) not in input_ids:
                     stack.append((t, node_of(t), False))
     return order
 
@@ -121,6 +121,8 @@ class Functional(Model):
             return Layer.__call__(self, inputs, training, **kwargs)
         flat = self._flatten_inputs(inputs)
         out = super().__call__(flat if len(flat) > 1 else flat[0], training=training, **kwargs)
+        if isinstance(self._outputs_struct, list) and len(self.outputs) == 1:
+            return out  # a list of one output gives the tensor itself, as Keras 3's unpack_singleton
         return pack_like(self._outputs_struct, out if isinstance(out, list) else [out])
 
     def _flatten_inputs(self, inputs) -> list:
@@ -167,14 +169,11 @@ class Functional(Model):
         return outs if len(outs) > 1 else outs[0]
 
     def compute_output_shape(self, input_shape):
-        """The outputs' shapes when ``input_shape`` fits the model's inputs (None sizes stay None)."""
+        """The outputs' shapes (from the graph) for inputs of the model's own shapes; else a dry run."""
         shapes = _flat_shapes(input_shape)
         if len(shapes) == len(self.inputs) and all(
-                len(s) == len(t.shape) and all(a is None or b is None or a == b for a, b in zip(s[1:], t.shape[1:]))
-                for s, t in zip(shapes, self.inputs)) and all(
-                s[1:] == tuple(t.shape[1:]) for s, t in zip(shapes, self.inputs)):
-            batch = shapes[0][0]
-            out = [(batch,) + tuple(t.shape[1:]) for t in self.outputs]
+                tuple(s[1:]) == tuple(t.shape[1:]) for s, t in zip(shapes, self.inputs)):
+            out = [(shapes[0][0],) + tuple(t.shape[1:]) for t in self.outputs]
             return pack_like(self._outputs_struct, out) if len(out) > 1 else out[0]
         return super().compute_output_shape(input_shape)
 

@@ -187,7 +187,7 @@ class Model(Layer):
             weight = loss_weights if isinstance(loss_weights, (int, float)) and not isinstance(loss_weights, bool) \
                 else None
             # One output inside a list or dict (cr.Model(x, {"y": y})): the model returns that structure.
-            structured = isinstance(self.__dict__.get("_outputs_struct"), (list, dict))
+            structured = isinstance(self.__dict__.get("_outputs_struct"), dict)
             if loss_obj is not None and (weight is not None or structured):
                 names = list(self.__dict__.get("output_names") or ["output"])
                 loss_obj = CompileLoss([loss_obj], [None if weight is None else float(weight)], names[:1])
