@@ -13,7 +13,7 @@ Calling a layer on symbolic tensors (``Layer.__call__`` hands them to ``symbolic
 runs no math on them. It
 
 1. builds the layer, and checks the call, by a *dry run*: the layer is called once,
-   with ``training=False`` and no graph, on zeros of the symbolic shapes (size 1 where a
+   with ``training=False`` and no graph, on ones of the symbolic shapes (size 1 where a
    size is ``None``). A layer that cannot take those shapes fails here, at the call,
    and the error names the layer and the shapes;
 2. infers the output shape: when only the batch axis is unknown, the dry run's output
@@ -226,24 +226,26 @@ def _shape_text(struct) -> str:
 
 
 def _placeholders(struct, fill: int):
-    """Zeros in the shape of each symbolic tensor (``fill`` for unknown sizes); other leaves kept."""
-    def zeros(t):
+    """Ones in the shape of each symbolic tensor (``fill`` for unknown sizes); other leaves kept."""
+    # Ones rather than zeros: a zero is the padding id of a mask_zero Embedding and Masking's default value,
+    # so zeros would make a fully masked (degenerate) dry run.
+    def ones(t):
         if not isinstance(t, KerasTensor):
             return t
-        return Tensor._wrap(np.zeros(tuple(fill if d is None else d for d in t.shape), dtype=t.dtype))
+        return Tensor._wrap(np.ones(tuple(fill if d is None else d for d in t.shape), dtype=t.dtype))
 
-    return map_structure(zeros, struct)
+    return map_structure(ones, struct)
 
 
 def _dry_run(layer, inputs, kwargs, fill: int):
-    """Call ``layer`` on zeros of the symbolic shapes (inference mode, no graph); output shapes and dtypes."""
+    """Call ``layer`` on ones of the symbolic shapes (inference mode, no graph); output shapes and dtypes."""
     kw = _placeholders(kwargs, fill)
     kw.pop("training", None)
     saved = [(sub, sub._activity_losses) for sub in layer._flatten_layers()]
     try:
         with no_grad():
             out = layer(_placeholders(inputs, fill), training=False, **kw)
-    finally:  # the dry run's activity penalties (on zeros) are not the model's
+    finally:  # the dry run's activity penalties (on placeholders) are not the model's
         for sub, losses in saved:
             sub._activity_losses = losses
     return map_structure(lambda t: (tuple(t.shape), np.dtype(t.dtype).name), out)

@@ -1,5 +1,9 @@
 """``Model``: a layer that can be trained (Keras's ``keras.Model``, subclassing API).
 
+``cr.Model(inputs, outputs)`` (symbolic tensors from ``cr.Input``) makes a functional model
+instead (``Model.__new__`` returns a ``Functional``, see ``functional.py``); what follows is
+the subclassing API, which every kind of model shares for compiling, training and saving.
+
     class MLP(cr.Model):
         def __init__(self, units=64):
             super().__init__()
