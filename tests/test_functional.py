@@ -411,3 +411,29 @@ def test_feature_extraction_from_a_sequential_model():
     assert seq.get_layer(index=-1).name == "b" and seq.output.shape == (None, 2)
     with pytest.raises(ValueError, match="no defined input"):
         cr.Sequential([L.Dense(2)]).inputs
+
+
+def test_keyword_form_explicit_training_intermediate_inputs_and_inside_sequential():
+    x = cr.Input(shape=(40,))
+    h = L.Dense(40, name="h1")(x)
+    always = L.Dropout(0.5)(h, training=True)  # recorded with the node: replayed in training mode
+    model = cr.Model(inputs=x, outputs=always)
+    data = np.ones((3, 40), np.float32)
+    assert (model.predict(data, verbose=0) == 0).any()
+    # a model may start at an intermediate tensor
+    head = cr.Model(h, L.Dense(2, name="d2")(h))
+    hidden = np.random.default_rng(0).standard_normal((3, 40)).astype(np.float32)
+    d2 = head.get_layer("d2")
+    np.testing.assert_allclose(head(hidden).numpy(), hidden @ d2.kernel.data + d2.bias.data, rtol=1e-5, atol=1e-6)
+    # a functional model as one layer of a Sequential one
+    inner_in = cr.Input(shape=(3,))
+    inner = cr.Model(inner_in, L.Dense(4, name="inner4")(inner_in))
+    seq = cr.Sequential([L.Input(shape=(3,)), inner, L.Dense(1)])
+    assert seq.output_shape == (None, 1) and len(seq.weights) == 4
+    assert seq.predict(np.ones((2, 3), np.float32), verbose=0).shape == (2, 1)
+
+
+def test_layer_names_must_be_unique_in_a_model():
+    x = cr.Input(shape=(2,))
+    with pytest.raises(ValueError, match="'twin' is used by 2 different layers"):
+        cr.Model(x, L.Dense(1, name="twin")(L.Dense(2, name="twin")(x)))
