@@ -24,9 +24,10 @@ from . import (  # noqa: E402
     activations, callbacks, data, functional, initializers, layers, losses, metrics, models, optimizers, regularizers,
 )
 from .data import datasets  # noqa: E402
+from .layers import Input, InputLayer  # noqa: E402
 from .models import Model, Sequential  # noqa: E402
 
 __all__ += [
     "activations", "callbacks", "data", "datasets", "functional", "initializers", "layers", "losses", "metrics",
-    "models", "optimizers", "regularizers", "Model", "Sequential",
+    "models", "optimizers", "regularizers", "Input", "InputLayer", "Model", "Sequential",
 ]

@@ -35,19 +35,23 @@ def _roundtrip(layer):
 
 # ------------------------------------------------------------------------------------------ Input
 def test_input_declares_shape_and_passes_data_through():
-    inp = L.Input(shape=(784,))
+    inp = L.InputLayer(shape=(784,))
     assert inp.shape == (None, 784) and inp.batch_input_shape == (None, 784)
     x = cr.tensor(np.ones((3, 784)))
     assert inp(x) is x
     assert inp.count_params() == 0 and inp.weights == []
-    assert L.Input(shape=(28, 28, 1), batch_size=32).shape == (32, 28, 28, 1)
-    assert L.Input(shape=5).shape == (None, 5)
-    assert L.Input(batch_shape=(None, None, 8)).compute_output_shape() == (None, None, 8)
+    assert L.InputLayer(shape=(28, 28, 1), batch_size=32).shape == (32, 28, 28, 1)
+    assert L.InputLayer(shape=5).shape == (None, 5)
+    assert L.InputLayer(batch_shape=(None, None, 8)).compute_output_shape() == (None, None, 8)
     with pytest.raises(ValueError, match=r"expected input of shape \(None, 784\).*got \(3, 10\)"):
         inp(np.ones((3, 10)))
     with pytest.raises(ValueError, match="shape is required"):
-        L.Input()
+        L.InputLayer()
     assert _roundtrip(inp).shape == (None, 784)
+    # Input (Keras 3's function) returns the InputLayer's output: a symbolic tensor.
+    x = L.Input(shape=(784,))
+    assert x.shape == (None, 784) and type(x).__name__ == "KerasTensor"
+    assert isinstance(x._keras_history.layer, L.InputLayer) and cr.Input is L.Input
 
 
 # ------------------------------------------------------------------------------------------ Dense
@@ -385,7 +389,7 @@ def test_small_mlp_with_batch_norm_and_dropout_learns():
     r = _rng(8)
     x = r.standard_normal((128, 6)).astype(np.float32)
     y = (x[:, :1] * 2 - x[:, 1:2] + 0.5).astype(np.float32)
-    layers = [L.Input(shape=(6,)), L.Dense(16, activation="relu"), L.BatchNormalization(), L.Dropout(0.1),
+    layers = [L.InputLayer(shape=(6,)), L.Dense(16, activation="relu"), L.BatchNormalization(), L.Dropout(0.1),
               L.Dense(1)]
 
     def forward(training):

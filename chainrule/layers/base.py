@@ -28,6 +28,7 @@ import numpy as np
 from .. import backend, threads
 from ..autograd.tensor import Tensor
 from ..naming import snake_case
+from . import symbolic
 
 _name_counts: dict[str, int] = {}
 
@@ -239,6 +240,8 @@ class Layer:
         self.built = True
 
     def __call__(self, inputs, training=None, **kwargs):
+        if symbolic.is_symbolic(inputs, kwargs):  # the functional API: record the call, infer shapes
+            return symbolic.symbolic_call(self, inputs, training, kwargs)
         if isinstance(inputs, (list, tuple)):
             inputs = type(inputs)(to_tensor(i) for i in inputs)
             first = inputs[0]
@@ -267,6 +270,28 @@ class Layer:
         o = out[0] if isinstance(out, (list, tuple)) else out
         self.output_shape_seen = tuple(o.shape)
         return out
+
+    # ``input``/``output``: the symbolic tensors of the layer's first functional call (Keras 3). A layer or
+    # model that assigns an attribute of that name itself (self.output = Dense(...)) keeps it.
+    @property
+    def input(self):
+        if "_own_input" in self.__dict__:
+            return self.__dict__["_own_input"]
+        return symbolic.layer_io(self, "input")
+
+    @input.setter
+    def input(self, value):
+        self.__dict__["_own_input"] = value
+
+    @property
+    def output(self):
+        if "_own_output" in self.__dict__:
+            return self.__dict__["_own_output"]
+        return symbolic.layer_io(self, "output")
+
+    @output.setter
+    def output(self, value):
+        self.__dict__["_own_output"] = value
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:

@@ -52,15 +52,23 @@ def _as_float(layer: Layer, x: Tensor, dtype) -> Tensor:
 
 
 # ------------------------------------------------------------------------------------------ Input
-class Input(Layer):
+class InputLayer(Layer):
     """The input of a model: declares the shape of one sample (and optionally the batch size).
 
-    ``Input(shape=(784,))`` as the first element of ``Sequential([...])``; calling it passes
-    the data through after checking it against the declared shape (None entries match any size).
+    ``cr.Input(shape=(784,))`` makes one and returns its output, a symbolic tensor of shape
+    ``(None, 784)`` to call layers on (the functional API), or to put first in
+    ``Sequential([...])``. When a model runs, the input layer checks the data against the
+    declared shape (None entries match any size) and casts it to a declared dtype.
     ``batch_shape`` (Keras 3) gives the full shape, batch axis included, instead.
     """
 
-    def __init__(self, shape=None, batch_size=None, name=None, dtype=None, batch_shape=None, **kwargs):
+    def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, **kwargs):
+        from .symbolic import KerasTensor, Node
+
+        for ignored in ("sparse", "ragged", "optional", "input_tensor"):
+            if kwargs.get(ignored):
+                raise ValueError(f"InputLayer: {ignored}={kwargs[ignored]!r} is not supported")
+            kwargs.pop(ignored, None)
         if shape is not None and batch_shape is not None:
             raise ValueError("Input: give shape or batch_shape, not both")
         if batch_shape is not None:
@@ -74,12 +82,18 @@ class Input(Layer):
         super().__init__(name=name, dtype=dtype, **kwargs)
         dims = self._batch_input_shape
         for d in dims:
-            if d is not None and (not isinstance(d, int) or d < 0):
+            if d is not None and (isinstance(d, bool) or not isinstance(d, int) or d < 0):
                 raise ValueError(f"Input: shape entries must be non-negative ints or None, got {tuple(dims)}")
         self.built = True
+        # The layer's one node has no inputs; its output is the model's symbolic input.
+        Node(self, None, {}, KerasTensor(dims, dtype or backend.floatx(), name=self.name))
 
     @property
     def batch_input_shape(self) -> tuple:
+        return tuple(self._batch_input_shape)
+
+    @property
+    def batch_shape(self) -> tuple:
         return tuple(self._batch_input_shape)
 
     @property
@@ -108,7 +122,19 @@ class Input(Layer):
         return cfg
 
 
-InputLayer = Input
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None, tensor=None,  # noqa: N802
+          optional=False):
+    """A symbolic input tensor (Keras's ``keras.Input``): ``cr.Input(shape=(784,))`` has shape ``(None, 784)``.
+
+    Call layers on it to build a functional model, ``cr.Model(inputs, outputs)``; or put it
+    first in ``cr.Sequential([...])`` to declare the input shape. It is the output of an
+    ``InputLayer`` (``x._keras_history.layer``), named ``input_layer``, ``input_layer_1``, ...
+    """
+    if tensor is not None:
+        raise ValueError("Input: tensor= is not supported; pass shape= (and dtype=)")
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse, batch_shape=batch_shape,
+                       name=name, optional=optional)
+    return layer.output
 
 
 # ------------------------------------------------------------------------------------------ Dense

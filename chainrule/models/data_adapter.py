@@ -65,7 +65,7 @@ def _is_multi(x) -> bool:
     return isinstance(x, (list, tuple)) and len(x) > 0 and all(isinstance(v, (np.ndarray, Tensor)) for v in x)
 
 
-def _convert_x(x, keep_int: str, where: str):
+def _convert_x(x, keep_int: str, where: str):  # noqa: D103 - x: one array or a list of them
     if _is_multi(x):
         return [_as_input(v, keep_int, where, f"x[{i}]") for i, v in enumerate(x)], True
     return [_as_input(x, keep_int, where)], False
@@ -90,8 +90,10 @@ class ArrayBatches:
     and a batch is a contiguous slice of it. ``steps`` batches make an epoch; a pass that ends
     mid-epoch (``steps_per_epoch``) is followed by a new one."""
 
-    def __init__(self, xs, multi, y, sw, batch_size, shuffle, steps=None):
-        self.xs, self.multi, self.y, self.sw = xs, multi, y, sw
+    def __init__(self, xs, multi, y, sw, batch_size, shuffle, steps=None, y_multi=False):
+        # y: one array (or None), or with y_multi a list of arrays, one per model output
+        self.xs, self.multi, self.sw = xs, multi, sw
+        self.ys, self.y_multi = (list(y) if y_multi else [y]), y_multi
         self.n = len(xs[0])
         self.batch_size = batch_size
         self.shuffle = bool(shuffle)
@@ -103,7 +105,7 @@ class ArrayBatches:
         self._gather = self.shuffle and nbytes > _GATHER_BYTES
 
     def _all(self):
-        return [*self.xs, self.y, self.sw]
+        return [*self.xs, *self.ys, self.sw]
 
     def _new_pass(self):
         self._pos = 0
@@ -118,7 +120,7 @@ class ArrayBatches:
             self._arrays = [None if a is None else a[perm] for a in self._all()]
 
     def epoch(self):
-        k = len(self.xs)
+        k, m = len(self.xs), len(self.ys)
         for _ in range(self.steps):
             if self._pos >= self.n:
                 self._new_pass()
@@ -130,7 +132,8 @@ class ArrayBatches:
             else:
                 parts = [None if a is None else a[i:j] for a in self._arrays]
             xb = parts[:k] if self.multi else parts[0]
-            yield xb, parts[k], parts[k + 1]
+            yb = parts[k:k + m] if self.y_multi else parts[k]
+            yield xb, yb, parts[k + m]
 
 
 class IterBatches:
@@ -141,7 +144,8 @@ class IterBatches:
     re-iterable source runs out.
     """
 
-    def __init__(self, data, keep_int, where, steps=None):
+    def __init__(self, data, keep_int, where, steps=None, model=None):
+        self.model = model
         self.data = data
         self.keep_int = keep_int
         self.where = where
@@ -157,13 +161,16 @@ class IterBatches:
             x, y, sw = (list(batch) + [None, None])[:3]
         else:
             x, y, sw = batch, None, None
+        x = standardize_x(self.model, x, self.where)
+        y = standardize_y(self.model, y, self.where)
         xs, multi = _convert_x(x, self.keep_int, self.where)
-        y = None if y is None else _as_target(y, self.where)
+        ys, y_multi = _convert_y(y, self.where)
         sw = None if sw is None else _as_target(sw, self.where, "sample_weight")
         names = [f"x[{i}]" for i in range(len(xs))] if multi else ["x"]
-        arrays = xs + [a for a in (y, sw) if a is not None]
-        _num_samples(arrays, names + ["y", "sample_weight"][: len(arrays) - len(xs)], self.where)
-        return (xs if multi else xs[0]), y, sw
+        extra = [(a, n) for a, n in zip(ys, _y_names(ys, y_multi)) if a is not None]
+        extra += [(sw, "sample_weight")] if sw is not None else []
+        _num_samples(xs + [a for a, _ in extra], names + [n for _, n in extra], self.where)
+        return (xs if multi else xs[0]), (ys if y_multi else ys[0]), sw
 
     def epoch(self):
         if not self._explicit:
@@ -234,18 +241,81 @@ def make_batches(model, x, y=None, sample_weight=None, batch_size=32, shuffle=Fa
                              f"iterable of batches (it yields (x, y) itself); got y of type {type(y).__name__}")
         if class_weight:
             raise ValueError(f"{where}: class_weight is only supported with array inputs")
-        return IterBatches(x, keep_int, where, steps)
+        return IterBatches(x, keep_int, where, steps, model)
+    x = standardize_x(model, x, where)
+    y = standardize_y(model, y, where)
     xs, multi = _convert_x(x, keep_int, where)
     if y is None and need_y:
         raise ValueError(f"{where}: y is None; pass the targets (labels) for x")
-    y = None if y is None else _as_target(y, where)
+    ys, y_multi = _convert_y(y, where)
     sw = None if sample_weight is None else _as_target(sample_weight, where, "sample_weight")
     names = [f"x[{i}]" for i in range(len(xs))] if multi else ["x"]
-    extra = [(a, n) for a, n in ((y, "y"), (sw, "sample_weight")) if a is not None]
+    extra = [(a, n) for a, n in zip(ys, _y_names(ys, y_multi)) if a is not None]
+    extra += [(sw, "sample_weight")] if sw is not None else []
     _num_samples(xs + [a for a, _ in extra], names + [n for _, n in extra], where)
     if class_weight:
-        sw = _class_weights(class_weight, y, sw, where)
-    return ArrayBatches(xs, multi, y, sw, int(batch_size), shuffle, steps)
+        if y_multi:
+            raise ValueError(f"{where}: class_weight is not supported for a model with several outputs; "
+                             "pass sample_weight instead")
+        sw = _class_weights(class_weight, ys[0], sw, where)
+    return ArrayBatches(xs, multi, ys if y_multi else ys[0], sw, int(batch_size), shuffle, steps, y_multi)
+
+
+# ------------------------------------------------------------------------------------------ structures
+def _n_outputs(model) -> int:
+    outputs = model.__dict__.get("outputs") if model is not None else None
+    return len(outputs) if isinstance(outputs, list) else 1
+
+
+def standardize_x(model, x, where):
+    """A dict of inputs as the list (or the one array) in the model's input order; other x unchanged."""
+    if not isinstance(x, dict):
+        return x
+    keys = model.__dict__.get("_input_keys") if model is not None else None
+    if keys is None:
+        raise ValueError(f"{where}: x is a dict; only a functional model (cr.Model(inputs, outputs)) takes its "
+                         "inputs by name")
+    missing = [k for k in keys if k not in x]
+    if missing:
+        raise ValueError(f"{where}: x has no key {missing[0]!r} for the model input {missing[0]!r}; the model's "
+                         f"inputs are {keys}, x has keys {sorted(x)}")
+    xs = [x[k] for k in keys]
+    return xs if len(xs) > 1 else xs[0]
+
+
+def standardize_y(model, y, where):
+    """Targets of a model with several outputs as a list in output order (from a list or a dict by output name)."""
+    n = _n_outputs(model)
+    if isinstance(y, dict):
+        names = model.__dict__.get("output_names") if model is not None else None
+        if names is None:
+            raise ValueError(f"{where}: y is a dict; only a functional model (cr.Model(inputs, outputs)) takes "
+                             "its targets by output name")
+        missing = [k for k in names if k not in y]
+        if missing:
+            raise ValueError(f"{where}: y has no key {missing[0]!r} for the model output {missing[0]!r}; the "
+                             f"model's outputs are {names}, y has keys {sorted(y)}")
+        ys = [y[k] for k in names]
+        return ys if len(ys) > 1 else ys[0]
+    if n > 1 and isinstance(y, (list, tuple)) and all(hasattr(v, "shape") for v in y):
+        if len(y) != n:
+            raise ValueError(f"{where}: the model has {n} outputs but y is a list of {len(y)} arrays")
+        return list(y)
+    if n > 1 and y is not None:
+        raise ValueError(f"{where}: the model has {n} outputs {model.output_names}; pass y as a list or a dict of "
+                         f"{n} arrays, got {type(y).__name__}")
+    return y
+
+
+def _convert_y(y, where):
+    """``([targets], several)``: the converted target array(s), and whether there is one per output."""
+    if isinstance(y, list) and y and all(hasattr(v, "shape") for v in y) and len(y) > 1:
+        return [_as_target(v, where, f"y[{i}]") for i, v in enumerate(y)], True
+    return [None if y is None else _as_target(y, where)], False
+
+
+def _y_names(ys, several) -> list:
+    return [f"y[{i}]" for i in range(len(ys))] if several else ["y"]
 
 
 def _wrap_dataset(x, batch_size, shuffle):
@@ -277,17 +347,21 @@ def _class_weights(class_weight, y, sw, where):
     return cw if sw is None else (sw * cw).astype(backend.floatx_dtype())
 
 
-def split_validation(x, y, sample_weight, validation_split, where="fit"):
+def split_validation(x, y, sample_weight, validation_split, where="fit", model=None):
     """Keras's ``validation_split``: the last fraction of the samples, taken before any shuffling."""
     if not 0.0 <= validation_split < 1.0:
         raise ValueError(f"{where}: validation_split must be in [0, 1), got {validation_split!r}")
     if _is_iterable_source(x):
         raise ValueError(f"{where}: validation_split is only supported with array inputs; "
                          "pass validation_data for a DataLoader or iterable")
+    x = standardize_x(model, x, where)
+    y = standardize_y(model, y, where)
     multi = _is_multi(x)
     xs = [_leaf_array(v, where, "x") for v in (x if multi else [x])]
     names = [f"x[{i}]" for i in range(len(xs))] if multi else ["x"]
-    extra = [(_leaf_array(a, where, n), n) for a, n in ((y, "y"), (sample_weight, "sample_weight")) if a is not None]
+    several = isinstance(y, list) and _n_outputs(model) > 1
+    targets = [(a, f"y[{i}]") for i, a in enumerate(y)] if several else [(y, "y")]
+    extra = [(_leaf_array(a, where, n), n) for a, n in targets + [(sample_weight, "sample_weight")] if a is not None]
     n = _num_samples(xs + [a for a, _ in extra], names + [n for _, n in extra], where)
     split_at = int(math.floor(n * (1.0 - validation_split)))
     if split_at == 0 or split_at == n:
@@ -299,8 +373,11 @@ def split_validation(x, y, sample_weight, validation_split, where="fit"):
 
     train_x = [a[:split_at] for a in xs] if multi else xs[0][:split_at]
     val_x = [a[split_at:] for a in xs] if multi else xs[0][split_at:]
-    train = (train_x, cut(y, 0, split_at), cut(sample_weight, 0, split_at))
-    val = (val_x, cut(y, split_at, None), cut(sample_weight, split_at, None))
+    def cut_y(lo, hi):
+        return [cut(a, lo, hi) for a in y] if several else cut(y, lo, hi)
+
+    train = (train_x, cut_y(0, split_at), cut(sample_weight, 0, split_at))
+    val = (val_x, cut_y(split_at, None), cut(sample_weight, split_at, None))
     return train, val
 
 

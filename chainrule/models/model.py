@@ -1,5 +1,9 @@
 """``Model``: a layer that can be trained (Keras's ``keras.Model``, subclassing API).
 
+``cr.Model(inputs, outputs)`` (symbolic tensors from ``cr.Input``) makes a functional model
+instead (``Model.__new__`` returns a ``Functional``, see ``functional.py``); what follows is
+the subclassing API, which every kind of model shares for compiling, training and saving.
+
     class MLP(cr.Model):
         def __init__(self, units=64):
             super().__init__()
@@ -45,6 +49,11 @@ class Model(Layer):
     """A trainable stack of layers; subclass it and define ``call(self, x, training=False)``."""
 
     def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            # cr.Model(inputs, outputs): the functional API, as Keras's Model.__new__ does.
+            from .functional import Functional
+
+            cls = Functional
         obj = super().__new__(cls)
         # The constructor's arguments, for the default get_config of a subclassed model.
         obj.__dict__["_init_args"] = (args, kwargs)
@@ -53,8 +62,9 @@ class Model(Layer):
     def __init__(self, *args, name: str | None = None, trainable: bool = True, **kwargs):
         if args or "inputs" in kwargs or "outputs" in kwargs:
             raise TypeError(
-                "Model(inputs, outputs): the functional API is not supported; subclass cr.Model (build layers "
-                "in __init__, define call(self, x, training=False)) or use cr.Sequential([...])")
+                f"{type(self).__name__}.__init__: a subclassed model takes no inputs/outputs (build layers in "
+                "__init__ and define call(self, x, training=False)); for the functional API call "
+                "cr.Model(inputs, outputs) itself")
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._reset_compile()
         self.stop_training = False
@@ -131,6 +141,7 @@ class Model(Layer):
         self.compiled_loss = None
         self.compiled_metrics = []
         self._metric_ids = []
+        self._metric_outputs = []  # per metric: the index of its output, None for a one-output model
         self._weighted_flags = []  # per metric: weighted by sample_weight/class_weight (weighted_metrics)
         self._metrics_resolved = True
         self._is_compiled = False
@@ -143,33 +154,58 @@ class Model(Layer):
         for Keras compatibility and ignored (there is one output and every step runs eagerly).
         """
         from .. import losses, metrics as metrics_mod, optimizers
+        from .compile_utils import CompileLoss, configure, single_output
 
         if kwargs:
             raise TypeError(f"compile: unknown argument(s) {sorted(kwargs)}")
-        if isinstance(loss, (dict, list, tuple)):
-            raise ValueError("compile: one loss for one output is supported; got a "
-                             f"{type(loss).__name__} of losses")
-        if isinstance(metrics, dict):
-            raise ValueError("compile: metrics must be a list (one output is supported), got a dict")
-        if metrics is None:
-            metric_ids = []
-        elif isinstance(metrics, (str,)) or not isinstance(metrics, (list, tuple)):
-            metric_ids = [metrics]
-        else:
-            metric_ids = list(metrics)
-        weighted = list(weighted_metrics or [])
-        flags = [False] * len(metric_ids) + [True] * len(weighted)
-        metric_ids += weighted
         opt = optimizers.get(optimizer)
-        loss_obj = losses.get(loss)
-        out_shape = self._known_output_shape()
-        compiled = [metrics_mod.get(m, loss=loss_obj, output_shape=out_shape) for m in metric_ids]
+        multi = configure(self, loss, loss_weights, metrics, weighted_metrics)  # None unless several outputs
+        if multi is not None:
+            loss_obj, metric_ids, metric_outputs, flags = multi
+            shapes = [t.shape for t in self.outputs]
+            compiled = [metrics_mod.get(m, loss=None if loss_obj is None else loss_obj.losses[i],
+                                        output_shape=shapes[i]) for m, i in zip(metric_ids, metric_outputs)]
+        else:
+            if self.__dict__.get("output_names"):
+                loss, loss_weights, metrics, weighted_metrics = single_output(
+                    self, loss, loss_weights, metrics, weighted_metrics)
+            if isinstance(loss, (dict, list, tuple)):
+                raise ValueError("compile: one loss for one output is supported here; a list or dict of losses "
+                                 "needs a functional model with several outputs (cr.Model(inputs, [out_a, out_b])); "
+                                 f"got a {type(loss).__name__} of losses")
+            if isinstance(metrics, dict):
+                raise ValueError("compile: metrics must be a list for a model with one output, got a dict")
+            if metrics is None:
+                metric_ids = []
+            elif isinstance(metrics, (str,)) or not isinstance(metrics, (list, tuple)):
+                metric_ids = [metrics]
+            else:
+                metric_ids = list(metrics)
+            weighted = list(weighted_metrics or [])
+            flags = [False] * len(metric_ids) + [True] * len(weighted)
+            metric_ids += weighted
+            metric_outputs = [None] * len(metric_ids)
+            loss_obj = losses.get(loss)
+            out_shape = self._known_output_shape()
+            compiled = [metrics_mod.get(m, loss=loss_obj, output_shape=out_shape) for m in metric_ids]
+            weight = loss_weights if isinstance(loss_weights, (int, float)) and not isinstance(loss_weights, bool) \
+                else None
+            # One output inside a list or dict (cr.Model(x, {"y": y})): the model returns that structure.
+            structured = isinstance(self.__dict__.get("_outputs_struct"), dict)
+            if loss_obj is not None and (weight is not None or structured):
+                names = list(self.__dict__.get("output_names") or ["output"])
+                loss_obj = CompileLoss([loss_obj], [None if weight is None else float(weight)], names[:1])
+            if structured:
+                metric_outputs = [0] * len(metric_ids)
         self.optimizer = opt
         self.loss = loss
         self.compiled_loss = loss_obj
+        self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics,
+                              "weighted_metrics": weighted_metrics}
         self._metric_ids = metric_ids
+        self._metric_outputs = metric_outputs
         self._weighted_flags = flags
-        self.compiled_metrics = _name_weighted(compiled, flags)
+        self.compiled_metrics = _name_weighted(compiled, flags, metric_outputs)
         # 'accuracy' depends on the output and label shapes: resolve again at the first batch.
         self._metrics_resolved = False
         self._is_compiled = True
@@ -187,18 +223,34 @@ class Model(Layer):
         if not self._metrics_resolved:
             from .. import metrics as metrics_mod
 
-            out = y_pred[0] if isinstance(y_pred, (list, tuple)) else y_pred
-            self.compiled_metrics = [
-                metrics_mod.get(m, loss=self.compiled_loss, output_shape=tuple(out.shape),
-                                y_true_shape=tuple(np.shape(y)))
+            resolved = []
+            for m, c, i in zip(self._metric_ids, self.compiled_metrics, self._metric_outputs):
                 if isinstance(m, str) or (callable(m) and not isinstance(m, metrics_mod.Metric)
-                                          and not inspect.isclass(m))
-                else c
-                for m, c in zip(self._metric_ids, self.compiled_metrics)
-            ]
-            _name_weighted(self.compiled_metrics, self._weighted_flags)
+                                          and not inspect.isclass(m)):
+                    yt, yp, loss = self._output_slice(y, y_pred, i)
+                    out = yp[0] if isinstance(yp, (list, tuple)) else yp
+                    c = metrics_mod.get(m, loss=loss, output_shape=tuple(out.shape), y_true_shape=tuple(np.shape(yt)))
+                resolved.append(c)
+            self.compiled_metrics = _name_weighted(resolved, self._weighted_flags, self._metric_outputs)
             self._metrics_resolved = True
         return self.compiled_metrics
+
+    def _output_slice(self, y, y_pred, index):
+        """``(y_true, y_pred, loss)`` of output ``index`` (None: the one output)."""
+        loss = self.compiled_loss
+        if index is None:
+            inner = getattr(loss, "losses", None)
+            return y, y_pred, inner[0] if inner else loss
+        preds = loss.outputs_as_list(y_pred) if loss is not None else (
+            [y_pred[n] for n in self.output_names] if isinstance(y_pred, dict) else list(y_pred))
+        yt = y[index] if isinstance(y, list) else y
+        return yt, preds[index], None if loss is None else loss.losses[index]
+
+    def _named_metrics(self) -> list:
+        """``[(log name, metric)]``: ``<output name>_<metric name>`` for a metric of one of several outputs."""
+        names = self.__dict__.get("output_names") or []
+        return [(m.name if i is None or len(names) < 2 else f"{names[i]}_{m.name}", m)
+                for m, i in zip(self.compiled_metrics, self._metric_outputs)]
 
     @property
     def metrics(self) -> list:
@@ -206,11 +258,14 @@ class Model(Layer):
 
     @property
     def metrics_names(self) -> list:
-        return ["loss"] + [m.name for m in self.compiled_metrics]
+        extra = list(self.compiled_loss.results()) if hasattr(self.compiled_loss, "results") else []
+        return ["loss"] + [name for name, _ in self._named_metrics()] + extra
 
     def reset_metrics(self) -> None:
         for m in self.compiled_metrics:
             m.reset_state()
+        if hasattr(self.compiled_loss, "reset"):  # the per-output losses of a multi-output model
+            self.compiled_loss.reset()
 
     # ------------------------------------------------------------------ the loops
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
@@ -244,6 +299,23 @@ class Model(Layer):
 
     def predict_on_batch(self, x):
         return training.predict(self, x, batch_size=training._ONE_BATCH)
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called ``name``, or at position ``index`` of ``model.layers``."""
+        if name is not None and index is not None:
+            raise ValueError(f"{self.name}.get_layer: give name or index, not both")
+        if index is not None:
+            if not -len(self._layers) <= index < len(self._layers):
+                raise ValueError(f"{self.name}.get_layer: index {index} is out of range; the model has "
+                                 f"{len(self._layers)} layers")
+            return self._layers[index]
+        if name is not None:
+            for layer in self._layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(f"{self.name}.get_layer: no layer named {name!r}; the layers are "
+                             f"{[layer.name for layer in self._layers]}")
+        raise ValueError(f"{self.name}.get_layer: give name or index")
 
     # ------------------------------------------------------------------ summary and saving
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False):
@@ -302,17 +374,23 @@ class Model(Layer):
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None):
+        if cls is Model and isinstance(config, dict) and {"layers", "input_layers", "output_layers"} <= set(config):
+            from .functional import Functional  # a functional model's config (Keras's Model.from_config does so)
+
+            return Functional.from_config(config, custom_objects=custom_objects)
         return cls(**config)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
 
 
-def _name_weighted(metrics, flags):
-    """A weighted metric whose name an unweighted one already has is renamed ``weighted_<name>``."""
-    plain = {m.name for m, w in zip(metrics, flags) if not w}
-    for m, w in zip(metrics, flags):
-        if w and m.name in plain:
+def _name_weighted(metrics, flags, outputs=None):
+    """A weighted metric whose name an unweighted one (of the same output) already has is renamed
+    ``weighted_<name>``."""
+    outputs = outputs or [None] * len(metrics)
+    plain = {(m.name, i) for m, w, i in zip(metrics, flags, outputs) if not w}
+    for m, w, i in zip(metrics, flags, outputs):
+        if w and (m.name, i) in plain:
             m.name = "weighted_" + m.name
     return metrics
 

@@ -69,7 +69,9 @@ def _resolve_class(class_name: str, module=None, qualname=None, custom_objects=N
     from .. import layers as layers_mod
     from . import Model, Sequential
 
-    builtin = {"Sequential": Sequential, "Model": Model}
+    from .functional import Functional
+
+    builtin = {"Sequential": Sequential, "Model": Model, "Functional": Functional}
     if class_name in builtin and (module is None or module.startswith("chainrule.")):
         return builtin[class_name]
     if (module is None or module.startswith("chainrule.")) and isinstance(getattr(layers_mod, class_name, None),
@@ -100,6 +102,11 @@ def deserialize_layer(entry: dict, custom_objects=None):
         raise ValueError(f"deserialize_layer: expected a dict with 'class_name' and 'config', got {entry!r}")
     with _custom.custom_object_scope(custom_objects):  # the names reach activations.get & co.
         cls = _resolve_class(entry["class_name"], entry.get("module"), entry.get("qualname"), custom_objects)
+        from ..layers.base import Layer
+
+        if not (isinstance(cls, type) and issubclass(cls, Layer)):
+            raise ValueError(f"deserialize_layer: {entry['class_name']!r} names {cls!r}, which is not a layer class; "
+                             "a saved model can only name layer classes")
         config = dict(entry.get("config") or {})
         params = inspect.signature(cls.from_config).parameters
         if "custom_objects" in params:
@@ -285,14 +292,37 @@ def _compile_config(model):
 
     if not getattr(model, "_is_compiled", False):
         return None
+    from .compile_utils import CompileLoss
+
     cfg = {"optimizer": optimizers.serialize(model.optimizer), "loss": None, "metrics": [], "weighted_metrics": []}
-    if model.compiled_loss is not None:
+
+    def one_loss(loss):
+        if loss is None:
+            return None
         try:
-            cfg["loss"] = losses.serialize(model.compiled_loss)
-            json.dumps(cfg["loss"], default=_json_default)
+            entry = losses.serialize(loss)
+            json.dumps(entry, default=_json_default)
+            return entry
         except (TypeError, ValueError):
-            cfg["loss"] = getattr(model.compiled_loss, "name", None)
-    for ident, metric, weighted in zip(model._metric_ids, model.compiled_metrics, model._weighted_flags):
+            return getattr(loss, "name", None)
+
+    compiled = model.compiled_loss
+    if isinstance(compiled, CompileLoss):  # one loss per output (or one weighted loss): by output name
+        names = compiled.output_names
+        if len(names) == 1:
+            cfg["loss"], cfg["loss_weights"] = one_loss(compiled.losses[0]), compiled.weights[0]
+        else:
+            cfg["loss"] = {n: one_loss(loss) for n, loss in zip(names, compiled.losses)}
+            if any(w is not None for w in compiled.weights):
+                cfg["loss_weights"] = {n: (1.0 if w is None else w) for n, w in zip(names, compiled.weights)}
+    elif compiled is not None:
+        cfg["loss"] = one_loss(compiled)
+    outputs = list(getattr(model, "_metric_outputs", None) or [None] * len(model._metric_ids))
+    names = model.__dict__.get("output_names") or []
+    if any(i is not None for i in outputs):
+        cfg["metrics"], cfg["weighted_metrics"] = {}, {}
+    for ident, metric, weighted, index in zip(model._metric_ids, model.compiled_metrics, model._weighted_flags,
+                                              outputs):
         if isinstance(ident, str):
             entry = ident
         elif inspect.isfunction(ident) and ident.__name__ != "<lambda>" and ident is not getattr(
@@ -304,7 +334,11 @@ def _compile_config(model):
                 json.dumps(entry, default=_json_default)
             except (TypeError, ValueError):
                 entry = metric.name
-        cfg["weighted_metrics" if weighted else "metrics"].append(entry)
+        group = cfg["weighted_metrics" if weighted else "metrics"]
+        if index is None:
+            group.append(entry)
+        else:
+            group.setdefault(names[index], []).append(entry)
     return cfg
 
 
@@ -475,6 +509,11 @@ def _load_model(filepath, doc, tensors, custom_objects, compile, who):
         raise ValueError(f"{who}: {os.fspath(filepath)!r}: its config names no model class (corrupt file)") from None
     except ValueError as exc:
         raise ValueError(f"{who}: {os.fspath(filepath)!r}: {exc}") from None
+    from .model import Model
+
+    if not (isinstance(cls, type) and issubclass(cls, Model)):
+        raise ValueError(f"{who}: {os.fspath(filepath)!r}: its config names {doc['class_name']!r} ({cls!r}), which "
+                         "is not a model class; a saved model can only name model classes")
     params = inspect.signature(cls.from_config).parameters
     config = dict(doc.get("config") or {})
     try:
@@ -498,13 +537,21 @@ def _compile_from(model, cfg, tensors, custom_objects, filepath):
 
     try:
         optimizer = optimizers.deserialize(cfg["optimizer"], custom_objects=custom_objects)
-        loss = None if cfg.get("loss") is None else losses.deserialize(cfg["loss"], custom_objects=custom_objects)
+        def one_loss(entry):
+            return None if entry is None else losses.deserialize(entry, custom_objects=custom_objects)
+
+        loss = cfg.get("loss")
+        loss = {k: one_loss(v) for k, v in loss.items()} if isinstance(loss, dict) and "class_name" not in loss \
+            else one_loss(loss)
+
         def rebuild(entries):
+            if isinstance(entries, dict):  # by output name
+                return {k: rebuild(v) for k, v in entries.items()}
             return [m if isinstance(m, str) else metrics_mod.deserialize(m, custom_objects=custom_objects)
                     for m in entries or []]
 
         model.compile(optimizer=optimizer, loss=loss, metrics=rebuild(cfg.get("metrics")),
-                      weighted_metrics=rebuild(cfg.get("weighted_metrics")))
+                      weighted_metrics=rebuild(cfg.get("weighted_metrics")), loss_weights=cfg.get("loss_weights"))
     except (TypeError, ValueError, KeyError) as exc:
         warnings.warn(f"load_model: {os.fspath(filepath)!r}: the model was loaded but not compiled ({exc}); "
                       "pass custom_objects for custom losses/metrics, or compile it yourself", stacklevel=4)

@@ -119,6 +119,7 @@ class Sequential(Model):
     def __init__(self, layers=None, name: str | None = None, trainable: bool = True, **kwargs):
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._input_spec = None  # (batch shape, dtype) of an Input first element
+        self._graph = None  # the symbolic (input, output), made at first use
         self._shapes = []  # per layer: its output shape (batch axis None), or None while unknown
         if layers is not None:
             if isinstance(layers, Layer) or _is_input(layers):
@@ -172,6 +173,7 @@ class Sequential(Model):
 
     def _propagate(self, start: int, input_shape=None) -> None:
         """Build layers ``start``, ``start + 1``, ... from the shape that reaches them, while it is known."""
+        self._graph = None  # the stack changed: a symbolic graph is made again at its next use
         if start == 0:
             shape = input_shape if input_shape is not None else self._batch_input_shape
             shape = None if shape is None else (None,) + tuple(shape[1:])
@@ -188,6 +190,41 @@ class Sequential(Model):
     @property
     def input_shape(self):
         return self._batch_input_shape
+
+    # ------------------------------------------------------------------ the symbolic graph (Keras 3)
+    def _symbolic_graph(self):
+        """``(input, output)`` symbolic tensors of the stack, made at first use (each layer gets one node), so
+        that ``model.inputs`` and ``layer.output`` work for feature extraction, as with Keras 3's Sequential."""
+        graph = self.__dict__.get("_graph")
+        if graph is None:
+            if self._batch_input_shape is None or not self._layers:
+                raise ValueError(f"{self.name}: the Sequential model has no defined input yet; start it with "
+                                     "cr.Input(shape=...) (or give input_shape= to its first layer)")
+            from ..layers.core import InputLayer
+
+            dtype = self._input_spec[1] if self._input_spec is not None else None
+            x = InputLayer(batch_shape=self._batch_input_shape, dtype=dtype).output
+            y = x
+            for layer in self._layers:
+                y = layer(y)
+            graph = self._graph = (x, y)
+        return graph
+
+    @property
+    def inputs(self) -> list:
+        return [self._symbolic_graph()[0]]
+
+    @property
+    def outputs(self) -> list:
+        return [self._symbolic_graph()[1]]
+
+    @property
+    def input(self):
+        return self._symbolic_graph()[0]
+
+    @property
+    def output(self):
+        return self._symbolic_graph()[1]
 
     @property
     def output_shape(self):

@@ -50,6 +50,68 @@ def _rows(model, expand_nested: bool, show_trainable: bool, depth: int = 0):
             yield from _rows(layer, expand_nested, show_trainable, depth + 1)
 
 
+# ------------------------------------------------------------------------------------------ functional
+def _model_nodes(model):
+    """A functional model's nodes (its inputs' InputLayer nodes first), or None for other models."""
+    nodes = model.__dict__.get("_nodes")
+    if nodes is None:
+        return None
+    inputs = [t._keras_history.layer._inbound_nodes[t._keras_history.node_index]
+              for t in model.inputs if t._keras_history is not None]
+    return inputs + list(nodes)
+
+
+def _sequential_like(model, nodes) -> bool:
+    """Keras's rule: a chain (one input per node, each layer and each tensor used once) gets no "Connected to"."""
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        return False
+    consumed, layers = set(), set()
+    for node in nodes:
+        if node.is_input:
+            continue
+        if len(node.input_tensors) != 1 or id(node.input_tensors[0]) in consumed or id(node.layer) in layers:
+            return False
+        consumed.add(id(node.input_tensors[0]))
+        layers.add(id(node.layer))
+    return True
+
+
+def _node_shape_text(layer, nodes) -> str:
+    """The output shape of the layer's last call in the model (several outputs: a list of shapes)."""
+    mine = [n for n in nodes if n.layer is layer]
+    if not mine:
+        return _shape_text(layer)
+    shapes = [t.shape for t in mine[-1].output_tensors]
+    return str(shapes[0]) if len(shapes) == 1 else str(shapes)
+
+
+def _connections(layer, nodes) -> list:
+    """``["dense[0][0]", ...]``: the layer, call and output index of each tensor the layer was called on."""
+    out = []
+    for node in nodes:
+        if node.layer is not layer:
+            continue
+        for t in node.input_tensors:
+            history = t._keras_history
+            out.append(f"{history.layer.name}[{history.node_index}][{history.tensor_index}]")
+    return out or ["-"]
+
+
+def _functional_rows(model, nodes, connected: bool, show_trainable: bool):
+    """One row per layer (InputLayers included); a layer called on several tensors gets a line for each."""
+    for layer in model._layers:
+        row = [f"{layer.name} ({type(layer).__name__})", _node_shape_text(layer, nodes), _param_text(layer)]
+        links = _connections(layer, nodes) if connected else []
+        if connected:
+            row.append(links[0])
+        if show_trainable:
+            row.append("Y" if layer.trainable else "N")
+        rows = [row]
+        for link in links[1:]:
+            rows.append(["", "", "", link] + ([""] if show_trainable else []))
+        yield rows
+
+
 def _format_row(fields, positions) -> list:
     """One table row laid out as Keras's: the first cell starts after one space, columns are
     separated by at least two spaces, and a cell too long for its column wraps onto more lines."""
@@ -74,18 +136,30 @@ def summary_lines(model, line_length=None, positions=None, expand_nested=False, 
     ensure = getattr(model, "_ensure_built", None)
     if ensure is not None:
         ensure()
-    line_length = line_length or (65 if not show_trainable else 76)
-    if positions is None:
-        positions = [0.45, 0.85, 1.0] if not show_trainable else [0.38, 0.72, 0.9, 1.0]
+    nodes = _model_nodes(model)
+    connected = nodes is not None and not _sequential_like(model, nodes)
+    if connected:  # Keras's layout for a graph that is not a chain
+        line_length = line_length or (108 if not show_trainable else 120)
+        if positions is None:
+            positions = [0.3, 0.56, 0.74, 1.0] if not show_trainable else [0.27, 0.504, 0.666, 0.9, 1.0]
+    else:
+        line_length = line_length or (65 if not show_trainable else 76)
+        if positions is None:
+            positions = [0.45, 0.85, 1.0] if not show_trainable else [0.38, 0.72, 0.9, 1.0]
     if positions[-1] <= 1:
         positions = [int(line_length * p) for p in positions]
-    header = ["Layer (type)", "Output Shape", "Param #"] + (["Trainable"] if show_trainable else [])
+    header = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if connected else []) + (
+        ["Trainable"] if show_trainable else [])
     lines = [f'Model: "{model.name}"', "_" * line_length]
     lines += _format_row(header, positions)
     lines.append("=" * line_length)
-    rows = list(_rows(model, expand_nested, show_trainable))
-    for i, row in enumerate(rows):
-        lines += _format_row(row, positions)
+    if nodes is not None:
+        rows = list(_functional_rows(model, nodes, connected, show_trainable))
+    else:
+        rows = [[row] for row in _rows(model, expand_nested, show_trainable)]
+    for i, group in enumerate(rows):
+        for row in group:
+            lines += _format_row(row, positions)
         lines.append(" " * line_length if i < len(rows) - 1 else "=" * line_length)
     if not rows:
         lines.append("=" * line_length)

@@ -33,6 +33,7 @@ from .. import backend
 from ..autograd.engine import grad
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
+from .compile_utils import ordered_results
 from .data_adapter import make_batches, split_validation, unpack_validation
 
 _ONE_BATCH = 1 << 62  # a batch size that makes all the samples one batch
@@ -47,7 +48,8 @@ def _batch_len(x) -> int:
 
 
 def _total_loss(model, loss_fn, y, y_pred, sw):
-    loss = loss_fn(Tensor._wrap(y), y_pred, sample_weight=sw)
+    # y: one target array, or a list of them for a model with several outputs (compile_utils.CompileLoss)
+    loss = loss_fn(y if isinstance(y, list) else Tensor._wrap(y), y_pred, sample_weight=sw)
     if not isinstance(loss, Tensor):
         loss = Tensor._wrap(np.asarray(loss, dtype=backend.floatx_dtype()))
     if loss.ndim:
@@ -97,18 +99,22 @@ class Stepper:
         self.model.reset_metrics()
 
     def _update_metrics(self, y, y_pred, sw):
-        metrics = self.model._metrics_for(y, y_pred)
+        model = self.model
+        metrics = model._metrics_for(y, y_pred)
         with no_grad():
-            for m, weighted in zip(metrics, self.model._weighted_flags):
+            for m, weighted, index in zip(metrics, model._weighted_flags, model._metric_outputs):
+                yt, yp = (y, y_pred) if index is None else model._output_slice(y, y_pred, index)[:2]
                 if weighted and sw is not None:
-                    m.update_state(y, y_pred, sample_weight=sw)
+                    m.update_state(yt, yp, sample_weight=sw)
                 else:
-                    m.update_state(y, y_pred)
+                    m.update_state(yt, yp)
 
     def logs(self) -> dict:
         out = {"loss": self.loss_total / self.loss_count if self.loss_count else float("nan")}
-        for m in self.model.compiled_metrics:
-            out[m.name] = float(m.result())
+        for name, m in self.model._named_metrics():
+            out[name] = float(m.result())
+        if hasattr(self.loss_fn, "results"):  # several outputs: each one's loss, as <output>_loss
+            out.update(self.loss_fn.results())
         return out
 
     def train_step(self, x, y, sw):
@@ -197,7 +203,7 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
     if validation_split and validation_data is None:
-        (x, y, sample_weight), validation_data = split_validation(x, y, sample_weight, validation_split)
+        (x, y, sample_weight), validation_data = split_validation(x, y, sample_weight, validation_split, model=model)
     train = make_batches(model, x, y, sample_weight, batch_size, shuffle, steps_per_epoch, class_weight, "fit")
     val = None
     if validation_data is not None:
@@ -265,7 +271,7 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weig
     logs = _evaluate_batches(model, data, cb, stepper)
     if return_dict:
         return dict(logs)
-    values = list(logs.values())
+    values = ordered_results(model, logs)
     return values[0] if len(values) == 1 else values
 
 
@@ -283,7 +289,9 @@ def predict(model, x, batch_size=None, verbose=0, steps=None, callbacks=None):
         for step, (xb, _, _) in enumerate(data.epoch()):
             cb.on_predict_batch_begin(step)
             out = model(_wrap(xb), training=False)
-            if isinstance(out, (list, tuple)):
+            if isinstance(out, dict):
+                outputs.append({k: o.data for k, o in out.items()})
+            elif isinstance(out, (list, tuple)):
                 outputs.append([o.data for o in out])
             else:
                 outputs.append(out.data)
@@ -291,6 +299,8 @@ def predict(model, x, batch_size=None, verbose=0, steps=None, callbacks=None):
     cb.on_predict_end()
     if not outputs:
         raise ValueError("predict: the data gave no batches")
+    if isinstance(outputs[0], dict):
+        return {k: np.concatenate([o[k] for o in outputs]) for k in outputs[0]}
     if isinstance(outputs[0], list):
         return [np.concatenate([o[i] for o in outputs]) for i in range(len(outputs[0]))]
     return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
@@ -301,7 +311,7 @@ def train_on_batch(model, x, y, sample_weight=None, class_weight=None, return_di
     data = make_batches(model, x, y, sample_weight, _ONE_BATCH, False, None, class_weight, "train_on_batch")
     for xb, yb, swb in data.epoch():
         logs = stepper.train_step(xb, yb, swb)
-    return _result(logs, return_dict)
+    return _result(logs, return_dict, model)
 
 
 def test_on_batch(model, x, y, sample_weight=None, return_dict=False):
@@ -309,12 +319,12 @@ def test_on_batch(model, x, y, sample_weight=None, return_dict=False):
     data = make_batches(model, x, y, sample_weight, _ONE_BATCH, False, None, where="test_on_batch")
     for xb, yb, swb in data.epoch():
         logs = stepper.test_step(xb, yb, swb)
-    return _result(logs, return_dict)
+    return _result(logs, return_dict, model)
 
 
-def _result(logs, return_dict):
+def _result(logs, return_dict, model=None):
     if return_dict:
         return dict(logs)
-    values = list(logs.values())
+    values = ordered_results(model, logs) if model is not None else list(logs.values())
     return values[0] if len(values) == 1 else values
 
