@@ -170,3 +170,19 @@ def test_a_pickle_payload_in_the_file_stays_inert(tmp_path):
     with pytest.raises(ValueError, match="unknown layer 'nowhere'"):
         cr.models.load_model(path, custom_objects=CUSTOM)
     assert not os.path.exists(marker)
+
+
+def test_loading_never_imports_a_module_named_in_the_file(tmp_path):
+    """A config naming a class in a module that is not imported yet must not import it (its code would run)."""
+    import json
+    import sys
+
+    import numpy as np
+
+    import chainrule as cr
+    from chainrule.models import saving
+
+    assert "antigravity" not in sys.modules
+    with pytest.raises(ValueError, match="not imported"):
+        saving._resolve_class("Fly", module="antigravity", qualname="Fly")
+    assert "antigravity" not in sys.modules

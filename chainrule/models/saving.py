@@ -78,8 +78,11 @@ def _resolve_class(class_name: str, module=None, qualname=None, custom_objects=N
                                                                           type):
         return getattr(layers_mod, class_name)
     if module and qualname and "<locals>" not in qualname:
+        # A module that is already imported is searched; a new import happens only for chainrule's
+        # own modules (as Keras 3 imports only its own packages): importing a module named in a
+        # file would run that module's code.
         mod = sys.modules.get(module)
-        if mod is None:
+        if mod is None and (module == "chainrule" or module.startswith("chainrule.")):
             try:
                 mod = importlib.import_module(module)
             except ImportError:
@@ -91,9 +94,9 @@ def _resolve_class(class_name: str, module=None, qualname=None, custom_objects=N
             return obj
     where = f" (from module {module!r})" if module else ""
     raise ValueError(
-        f"unknown {what} class {class_name!r}{where}: it is not a chainrule class and cannot be imported. "
-        f"Define it at the top level of an importable module, or pass custom_objects={{{class_name!r}: "
-        f"{class_name}}} to load_model")
+        f"unknown {what} class {class_name!r}{where}: it is not a chainrule class, and its module is "
+        f"not imported (a saved file never makes chainrule import a module). Import the module that defines "
+        f"it, or pass custom_objects={{{class_name!r}: {class_name}}} to load_model")
 
 
 def deserialize_layer(entry: dict, custom_objects=None):
