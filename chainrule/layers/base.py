@@ -62,11 +62,12 @@ def serialize_or_keep(obj, module):
         return obj
 
 
-def to_tensor(x) -> Tensor:
-    """Layer input as a Tensor: arrays become ``floatx`` Tensors, Tensors pass through."""
+def to_tensor(x, where: str = "tensor") -> Tensor:
+    """Layer input as a Tensor: arrays become ``floatx`` Tensors, Tensors pass through; data that
+    is not an array (ragged lists) raises an error naming ``where`` (the layer)."""
     if isinstance(x, Tensor):
         return x
-    return Tensor(x)
+    return Tensor._wrap(backend.as_array(x, op=where))
 
 
 class Layer:
@@ -240,10 +241,10 @@ class Layer:
 
     def __call__(self, inputs, training=None, **kwargs):
         if isinstance(inputs, (list, tuple)):
-            inputs = type(inputs)(to_tensor(i) for i in inputs)
+            inputs = type(inputs)(to_tensor(i, self.name) for i in inputs)
             first = inputs[0]
         else:
-            inputs = to_tensor(inputs)
+            inputs = to_tensor(inputs, self.name)
             first = inputs
         if not self.built:
             self._maybe_build(first)
