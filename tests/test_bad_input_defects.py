@@ -46,7 +46,11 @@ def test_ragged_data_names_the_entry_point():
     with pytest.raises(ValueError, match=r"^tensor: ragged data: .*a mix of numbers and lists at depth 2"):
         cr.tensor([1, [2, 3]])
     with pytest.raises(ValueError, match=r"^my_dense: ragged data"):
-        layers.Dense(2, name="my_dense")([[[1.0, 2.0], [3.0]]])
+        layers.Dense(2, name="my_dense")([[1.0, 2.0], [3.0]])
+    with pytest.raises(ValueError, match=r"^sequential_of_one: ragged data"):
+        cr.Sequential([layers.Input(shape=(2,)), layers.Dense(1)], name="sequential_of_one")([[1.0, 2.0], [3.0]])
+    # A rectangular list of numbers is one input, as an array would be.
+    assert layers.Dense(3)([[1.0, 2.0], [3.0, 4.0]]).shape == (2, 3)
     model = cr.Sequential([layers.Input(shape=(2,)), layers.Dense(1)])
     model.compile(optimizer="adam", loss="mse")
     with pytest.raises(ValueError, match=r"^fit: x is ragged: .*lengths 1, 2 at depth 2"):

@@ -75,6 +75,13 @@ def _call_takes_training(cls) -> bool:
     return flag
 
 
+def _is_number_list(value) -> bool:
+    """A (nested) list of plain numbers, such as ``[[1.0, 2.0]]``: one array, not a list of inputs."""
+    if isinstance(value, (list, tuple)):
+        return all(_is_number_list(v) for v in value)
+    return isinstance(value, (int, float, bool, np.number))
+
+
 def to_tensor(x, where: str = "tensor") -> Tensor:
     """Layer input as a Tensor: arrays become ``floatx`` Tensors, Tensors pass through; data that
     is not an array (ragged lists) raises an error naming ``where`` (the layer)."""
@@ -262,7 +269,7 @@ class Layer:
         self.built = True
 
     def __call__(self, inputs, training=None, **kwargs):
-        if isinstance(inputs, (list, tuple)):
+        if isinstance(inputs, (list, tuple)) and not _is_number_list(inputs):
             inputs = type(inputs)(to_tensor(i, self.name) for i in inputs)
             first = inputs[0]
         else:
