@@ -56,19 +56,44 @@ def is_float(dtype) -> bool:
     return numpy.issubdtype(dtype, numpy.floating)
 
 
-def as_array(value, dtype=None):
+def ragged_detail(value) -> str | None:
+    """Where nested lists stop being rectangular: ``"rows of lengths 2 and 1 at depth 1"``, or None."""
+    level, depth = [value], 0
+    while level:
+        seqs = [v for v in level if isinstance(v, (list, tuple))]
+        if not seqs:
+            return None
+        if len(seqs) != len(level):
+            return f"a mix of numbers and lists at depth {depth + 1}"
+        lengths = sorted({len(v) for v in seqs})
+        if len(lengths) > 1:
+            return f"lists of lengths {', '.join(map(str, lengths[:4]))}{', ...' if len(lengths) > 4 else ''} " \
+                   f"at depth {depth + 1}"
+        level, depth = [item for v in seqs for item in v], depth + 1
+    return None
+
+
+def as_array(value, dtype=None, op: str = "tensor"):
     """Turn ``value`` into an ndarray under the float policy.
 
     Floating (and Python int/bool-free float) input without ``dtype`` becomes
-    ``floatx()``; integer and bool arrays keep their dtype.
+    ``floatx()``; integer and bool arrays keep their dtype. Data that cannot form an array
+    (ragged nested lists) raises a ValueError that names ``op``.
     """
+    try:
+        arr = xp.asarray(value) if dtype is None else xp.asarray(value, dtype=dtype)
+    except ValueError as exc:
+        detail = ragged_detail(value)
+        if detail is None:
+            raise ValueError(f"{op}: cannot make an array of {type(value).__name__} data: {exc}") from None
+        raise ValueError(f"{op}: ragged data: the nested lists hold {detail}; an array needs every list at "
+                         f"one depth to have the same length (pad them, e.g. with cr.utils.pad_sequences)") from None
     if dtype is not None:
-        return xp.asarray(value, dtype=dtype)
-    arr = xp.asarray(value)
+        return arr
     if arr.dtype.kind == "f" and arr.dtype != _FLOATX:
         arr = arr.astype(_FLOATX)
     elif arr.dtype.kind not in "fiub":
-        raise TypeError(f"tensor: unsupported data of dtype {arr.dtype} (expected numbers or bools)")
+        raise TypeError(f"{op}: unsupported data of dtype {arr.dtype} (expected numbers or bools)")
     return arr
 
 

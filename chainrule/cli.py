@@ -1,42 +1,23 @@
 """The ``chainrule`` command.
 
-    chainrule train RECIPE [--epochs N] [--batch-size B] [--save PATH] [--seed S] [--verbose V]
-    chainrule evaluate PATH --dataset mnist|fashion_mnist [--batch-size B]
+    chainrule train RECIPE [--epochs N] [--batch-size B] [--seed S] [--verbose 0|1|2|auto] [--save PATH]
+    chainrule evaluate PATH [--dataset mnist|fashion_mnist] [--batch-size B]
     chainrule recipes
+
+``chainrule train --help`` lists the recipes (``chainrule/recipes.py``) with one line each.
 """
 from __future__ import annotations
 
 import argparse
 import math
 import sys
-import time
+import textwrap
 
 
 def _train(args) -> int:
-    from . import backend, recipes
+    from . import recipes
 
-    recipe = recipes.get(args.recipe)
-    if args.seed is not None:
-        backend.manual_seed(args.seed)
-    (x_train, y_train), (x_test, y_test) = recipes.load_images(recipe.dataset, recipe.image_layout)
-    model = recipe.build()
-    epochs = args.epochs if args.epochs is not None else recipe.epochs
-    batch_size = args.batch_size if args.batch_size is not None else recipe.batch_size
-    model.compile(optimizer=recipe.make_optimizer(epochs, len(x_train), batch_size), loss=recipe.loss,
-                  metrics=["accuracy"])
-    print(f"recipe {recipe.name}: {recipe.description}")
-    print(f"training on {len(x_train)} {recipe.dataset} images for {epochs} epoch(s), batch size {batch_size}")
-    start = time.perf_counter()
-    model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=args.verbose)
-    seconds = time.perf_counter() - start
-    loss, acc = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
-    print(f"trained in {seconds:.1f} s ({seconds / max(epochs, 1):.1f} s/epoch)")
-    print(f"test loss: {loss:.4f}")
-    print(f"test accuracy: {acc:.4f}")
-    if args.save:
-        model.save(args.save)
-        print(f"saved to {args.save}")
-    return 0
+    return recipes.get(args.recipe).run(args)
 
 
 def _evaluate(args) -> int:
@@ -64,30 +45,89 @@ def _evaluate(args) -> int:
 def _list(_args) -> int:
     from . import recipes
 
-    for name, r in sorted(recipes.RECIPES.items()):
-        print(f"{name:12s} {r.description} ({r.epochs} epochs, batch {r.batch_size})")
+    print(recipes.table())
     return 0
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="chainrule", description="Train and evaluate chainrule models.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train a recipe and print its test accuracy")
-    t.add_argument("recipe", help="a recipe name (see `chainrule recipes`)")
-    t.add_argument("--epochs", type=int, default=None)
-    t.add_argument("--batch-size", type=int, default=None)
-    t.add_argument("--save", default=None, help="save the trained model to this file")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
+def _verbose(value: str):
+    """``--verbose``: 0, 1, 2 or auto."""
+    if value == "auto":
+        return "auto"
+    if value in ("0", "1", "2"):
+        return int(value)
+    raise argparse.ArgumentTypeError(f"must be 0, 1, 2 or auto, got {value!r}")
+
+
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value!r}")
+    return n
+
+
+def _seed(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value!r}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (other commands register their subparser here)."""
+    from . import recipes
+
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="chainrule", formatter_class=raw,
+        description="Train and evaluate chainrule models.",
+        epilog="Run `chainrule COMMAND --help` for a command's options.\n"
+               "Example: chainrule train texts-cnn --epochs 10 --save cnn.safetensors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    epilog = f"recipes (name, what it trains, its default epochs and batch size):\n{recipes.table()}"
+    if recipes.DEPRECATED_NAMES:
+        old = ", ".join(f"{o} -> {n}" for o, n in sorted(recipes.DEPRECATED_NAMES.items()))
+        epilog += "\n\nold names, still accepted with a notice:\n" + textwrap.fill(old, 100, initial_indent="  ",
+                                                                                 subsequent_indent="  ")
+    t = sub.add_parser(
+        "train", help="train a recipe and print its test accuracy", formatter_class=raw,
+        description="Train one of the ready-made recipes (a model, its data and its settings) and print\n"
+                    "its test loss and accuracy.", epilog=epilog)
+    t.add_argument("recipe", metavar="RECIPE", help="the recipe to train (listed below)")
+    t.add_argument("--epochs", type=_positive_int, default=None, metavar="N",
+                   help="passes over the training data (default: the recipe's, listed below)")
+    t.add_argument("--batch-size", type=_positive_int, default=None, metavar="B",
+                   help="samples per training step (default: the recipe's, listed below)")
+    t.add_argument("--seed", type=_seed, default=0, metavar="S",
+                   help="random seed for the weights, dropout and shuffling (default: 0)")
+    t.add_argument("--verbose", type=_verbose, default="auto", metavar="{0,1,2,auto}",
+                   help="0 silent, 1 live progress bar with ETA, 2 one line per epoch; auto picks 1 when the "
+                        "output is a terminal and 2 otherwise (default: auto)")
+    t.add_argument("--save", default=None, metavar="PATH",
+                   help="save the trained model to this file (default: not saved)")
     t.set_defaults(func=_train)
-    e = sub.add_parser("evaluate", help="evaluate a saved model on a test set")
-    e.add_argument("path")
-    e.add_argument("--dataset", default="mnist")
-    e.add_argument("--batch-size", type=int, default=256)
+    e = sub.add_parser("evaluate", help="evaluate a saved model on a test set",
+                       description="Load a model saved by `chainrule train --save` (or model.save) and print its "
+                                   "test loss and accuracy.")
+    e.add_argument("path", metavar="PATH", help="the saved model")
+    e.add_argument("--dataset", default="mnist", metavar="NAME",
+                   help="the test set: mnist or fashion_mnist (default: mnist)")
+    e.add_argument("--batch-size", type=_positive_int, default=256, metavar="B",
+                   help="samples per evaluation step (default: 256)")
     e.set_defaults(func=_evaluate)
-    r = sub.add_parser("recipes", help="list the training recipes")
+    r = sub.add_parser("recipes", help="list the training recipes",
+                       description="List the recipes `chainrule train` knows, with their default settings.")
     r.set_defaults(func=_list)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except (ValueError, OSError) as exc:

@@ -1,10 +1,21 @@
-"""Ready-made training recipes: a model, its data and its compile settings, by name.
+"""Ready-made training recipes: a model, its data and its training settings, by name.
 
 The ``chainrule train`` command and the examples share these, so the numbers in the
 README and the closing notes come from one definition of each model.
+
+The names say what the model is: ``texts-*`` are the models of the book-style texts this
+project grew from, ``keras-*`` are Keras's classic examples. The table is data: a recipe is
+one ``Recipe(...)`` passed to ``register``, and ``chainrule train --help`` and
+``chainrule recipes`` list whatever is registered. A recipe whose training is not "fit an
+image classifier and report its test accuracy" (a language model, a GAN) gives its own
+``train(recipe, args) -> exit status``, which receives the parsed command line
+(``args.epochs``, ``args.batch_size``, ``args.seed``, ``args.verbose``, ``args.save``; None
+where not given).
 """
 from __future__ import annotations
 
+import sys
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -14,14 +25,15 @@ import numpy as np
 @dataclass
 class Recipe:
     name: str
-    description: str
-    dataset: str  # "mnist" or "fashion_mnist"
-    image_layout: str  # "flat" (N, 784) or "image" (N, 28, 28, 1)
-    build: Callable
-    optimizer: object = "adam"   # a name, or a callable (total_steps) -> optimizer (for schedules)
+    description: str                # one line, shown by ``chainrule train --help``
+    dataset: str = ""               # "mnist", "fashion_mnist", ... (for the default image-classifier flow)
+    image_layout: str = "image"     # "flat" (N, 784) or "image" (N, 28, 28, 1)
+    build: Callable | None = None   # () -> an uncompiled model
+    optimizer: object = "adam"      # a name, or a callable (total_steps) -> optimizer (for schedules)
     loss: str = "sparse_categorical_crossentropy"
     epochs: int = 5
     batch_size: int = 32
+    train: Callable | None = None   # (recipe, args) -> exit status; None: train_image_classifier
     extra: dict = field(default_factory=dict)
 
     def make_optimizer(self, epochs: int, n_train: int, batch_size: int):
@@ -29,6 +41,10 @@ class Recipe:
         if callable(self.optimizer):
             return self.optimizer(max(1, epochs * -(-n_train // batch_size)))
         return self.optimizer
+
+    def run(self, args) -> int:
+        """Train as ``chainrule train`` does: the recipe's own flow, or the image-classifier one."""
+        return (self.train or train_image_classifier)(self, args)
 
 
 def _adam_cosine(total_steps: int):
@@ -132,24 +148,86 @@ def _fashion_cnn():
     ])
 
 
-RECIPES = {
-    r.name: r
-    for r in [
-        Recipe("mlp-mnist", "the texts' MLP: Dense(128, relu) -> Dense(10, softmax), adam", "mnist", "flat",
-               _mlp_mnist, epochs=5, batch_size=32),
-        Recipe("mnist-mlp", "Keras's mnist_mlp: 512-512 relu with dropout 0.2, RMSprop", "mnist", "flat",
-               _mnist_mlp_keras, optimizer="rmsprop", epochs=20, batch_size=128),
-        Recipe("cnn-mnist", "the texts' CNN: conv32-pool-conv64-pool-dense64-dense10, adam with cosine decay",
-               "mnist", "image", _cnn_texts, optimizer=_adam_cosine, epochs=2, batch_size=64),
-        Recipe("mnist-cnn", "Keras's mnist_cnn: conv32-conv64-pool-dropout-dense128-dropout-dense10", "mnist",
-               "image", _mnist_cnn_keras, optimizer="adam", epochs=12, batch_size=128),
-        Recipe("cnn-fashion", "a CNN with batch normalization on Fashion-MNIST, adam with cosine decay",
-               "fashion_mnist", "image", _fashion_cnn, optimizer=_adam_cosine, epochs=10, batch_size=64),
-    ]
-}
+RECIPES: dict[str, Recipe] = {}
+
+#: Old names still accepted (with a notice): old name -> current name.
+DEPRECATED_NAMES: dict[str, str] = {}
 
 
-def get(name: str) -> Recipe:
+def register(recipe: Recipe, old_names=()) -> Recipe:
+    """Add ``recipe`` to the table (``old_names``: earlier names that keep working, with a notice)."""
+    if recipe.name in RECIPES or recipe.name in DEPRECATED_NAMES:
+        raise ValueError(f"recipes.register: a recipe called {recipe.name!r} exists already")
+    if recipe.train is None and (recipe.build is None or not recipe.dataset):
+        raise ValueError(f"recipes.register: recipe {recipe.name!r} needs build= and dataset= (the image-classifier "
+                         f"flow) or its own train=")
+    RECIPES[recipe.name] = recipe
+    for old in old_names:
+        DEPRECATED_NAMES[old] = recipe.name
+    return recipe
+
+
+register(Recipe("texts-mlp", "the texts' MLP on MNIST: Dense(128, relu) -> Dense(10, softmax), adam",
+                "mnist", "flat", _mlp_mnist, epochs=5, batch_size=32), old_names=["mlp-mnist"])
+register(Recipe("texts-cnn", "the texts' CNN on MNIST: conv32-pool-conv64-pool-dense64-dense10, adam with cosine "
+                "decay", "mnist", "image", _cnn_texts, optimizer=_adam_cosine, epochs=2, batch_size=64),
+         old_names=["cnn-mnist"])
+register(Recipe("keras-mnist-mlp", "Keras's mnist_mlp example: 512-512 relu with dropout 0.2, RMSprop", "mnist",
+                "flat", _mnist_mlp_keras, optimizer="rmsprop", epochs=20, batch_size=128), old_names=["mnist-mlp"])
+register(Recipe("keras-mnist-cnn", "Keras's mnist_cnn example: conv32-conv64-pool-dropout-dense128-dropout, adam",
+                "mnist", "image", _mnist_cnn_keras, optimizer="adam", epochs=12, batch_size=128),
+         old_names=["mnist-cnn"])
+register(Recipe("fashion-mnist-cnn", "a CNN with batch normalization and dropout on Fashion-MNIST, adam with "
+                "cosine decay", "fashion_mnist", "image", _fashion_cnn, optimizer=_adam_cosine, epochs=10,
+                batch_size=64), old_names=["cnn-fashion"])
+
+
+def get(name: str, warn: bool = True) -> Recipe:
+    """The recipe called ``name``; an old name works too, with a notice on stderr (``warn``)."""
+    if name in DEPRECATED_NAMES:
+        new = DEPRECATED_NAMES[name]
+        if warn:
+            print(f"chainrule: the recipe {name!r} is now called {new!r}; the old name is deprecated and will be "
+                  f"removed", file=sys.stderr)
+        return RECIPES[new]
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; known: {', '.join(sorted(RECIPES))}")
     return RECIPES[name]
+
+
+def table(width: int = 0) -> str:
+    """One line per recipe: name, description, default epochs and batch size."""
+    width = width or max(len(n) for n in RECIPES)
+    lines = []
+    for name, r in sorted(RECIPES.items()):
+        lines.append(f"  {name:{width}s}  {r.description} ({r.epochs} epochs, batch {r.batch_size})")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------- the default flow
+def train_image_classifier(recipe: Recipe, args) -> int:
+    """Fit ``recipe.build()`` on its dataset's training images, print the test loss and accuracy,
+    save the model when ``args.save`` is given."""
+    from . import backend
+
+    if args.seed is not None:
+        backend.manual_seed(args.seed)
+    (x_train, y_train), (x_test, y_test) = load_images(recipe.dataset, recipe.image_layout)
+    model = recipe.build()
+    epochs = args.epochs if args.epochs is not None else recipe.epochs
+    batch_size = args.batch_size if args.batch_size is not None else recipe.batch_size
+    model.compile(optimizer=recipe.make_optimizer(epochs, len(x_train), batch_size), loss=recipe.loss,
+                  metrics=["accuracy"])
+    print(f"recipe {recipe.name}: {recipe.description}")
+    print(f"training on {len(x_train)} {recipe.dataset} images for {epochs} epoch(s), batch size {batch_size}")
+    start = time.perf_counter()
+    model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=args.verbose)
+    seconds = time.perf_counter() - start
+    loss, acc = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
+    print(f"trained in {seconds:.1f} s ({seconds / max(epochs, 1):.1f} s/epoch)")
+    print(f"test loss: {loss:.4f}")
+    print(f"test accuracy: {acc:.4f}")
+    if args.save:
+        model.save(args.save)
+        print(f"saved to {args.save}")
+    return 0

@@ -63,13 +63,15 @@ def train_and_evaluate(model, data, *, epochs: int, batch_size: int, optimizer="
                        loss="sparse_categorical_crossentropy", eval_batch_size: int = 256):
     """Compile (with the accuracy metric), print the summary, fit with an EpochTimer, evaluate on the test set.
 
+    Progress: the live bar on a terminal, one line per epoch in a log (``verbose="auto"``).
+
     Returns (test loss, test accuracy, mean seconds per training epoch).
     """
     (x_train, y_train), (x_test, y_test) = data
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     model.summary()
     timer = EpochTimer()
-    model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=2, callbacks=[timer])
+    model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose="auto", callbacks=[timer])
     test_loss, test_acc = model.evaluate(x_test, y_test, batch_size=eval_batch_size, verbose=0)
     return test_loss, test_acc, float(np.mean(timer.seconds))
 

@@ -23,8 +23,8 @@ and small ones at the end, so that the final weights are not left wherever the l
 noisy mini-batch steps put them. (With a constant 1e-3 the test accuracy after 10 epochs
 was 92.02% in one run and 90.63% in a second, whose training curves were alike.)
 
-The model is the recipe ``cnn-fashion`` in ``chainrule/recipes.py``
-(``chainrule train cnn-fashion``).
+The model is the recipe ``fashion-mnist-cnn`` in ``chainrule/recipes.py``
+(``chainrule train fashion-mnist-cnn``).
 
 Run:  python examples/fashion_mnist_cnn.py [--quick] [--epochs N] [--seed N]
 """
@@ -48,7 +48,7 @@ def print_per_class_accuracy(model, x_test, y_test) -> None:
 
 
 def main(argv=None) -> None:
-    run_recipe("cnn-fashion", "A CNN with batch normalization on Fashion-MNIST.", target=">= 0.91",
+    run_recipe("fashion-mnist-cnn", "A CNN with batch normalization on Fashion-MNIST.", target=">= 0.91",
                images="Fashion-MNIST images", after_evaluate=print_per_class_accuracy, argv=argv)
 
 

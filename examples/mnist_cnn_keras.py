@@ -8,7 +8,7 @@ Shapes: 28x28x1 -> 26x26x32 -> 24x24x64 -> (pool 2) 12x12x64 -> 9216 -> 128 -> 1
 1.2 million parameters, most of them in the 9216x128 Dense kernel.
 
 One change from the original: Keras's script trained with Adadelta (lr 1.0 in Keras 2);
-this one uses Adam (lr 0.001), as the recipe ``mnist-cnn`` in ``chainrule/recipes.py`` does,
+this one uses Adam (lr 0.001), as the recipe ``keras-mnist-cnn`` in ``chainrule/recipes.py`` does,
 because chainrule has no Adadelta. Adam keeps running means of the gradient and of its
 square and steps by their bias-corrected ratio:
 
@@ -23,7 +23,7 @@ from _common import run_recipe
 
 
 def main(argv=None) -> None:
-    run_recipe("mnist-cnn", "Keras's mnist_cnn (with Adam instead of Adadelta).",
+    run_recipe("keras-mnist-cnn", "Keras's mnist_cnn (with Adam instead of Adadelta).",
                target=">= 0.991", argv=argv)
 
 

@@ -18,8 +18,8 @@ so the shapes go 28x28x1 -> 26x26x32 -> (pool 2) 13x13x32 -> 11x11x64 -> (pool 2
 -> 1600 -> 64 -> 10. Max pooling keeps the largest value of each 2x2 window; its gradient
 flows only to that maximum.
 
-The model is the recipe ``cnn-mnist`` in ``chainrule/recipes.py`` (the command line's
-``chainrule train cnn-mnist`` defaults to 2 epochs for a quick run; the texts train 10).
+The model is the recipe ``texts-cnn`` in ``chainrule/recipes.py`` (the command line's
+``chainrule train texts-cnn`` defaults to 2 epochs for a quick run; the texts train 10).
 
 Run:  python examples/mnist_cnn_texts.py [--quick] [--epochs N] [--seed N]
 """
@@ -29,7 +29,7 @@ from _common import run_recipe
 
 
 def main(argv=None) -> None:
-    run_recipe("cnn-mnist", "The texts' MNIST CNN: conv32-pool-conv64-pool-dense64-dense10.",
+    run_recipe("texts-cnn", "The texts' MNIST CNN: conv32-pool-conv64-pool-dense64-dense10.",
                target=">= 0.990", epochs=10, argv=argv)
 
 

@@ -17,7 +17,7 @@ RMSprop divides each step by a running root-mean-square of the gradient:
 The original used one-hot labels with categorical cross-entropy; integer labels with the
 sparse loss give the same numbers. The original also scored the test set after every
 epoch (``validation_data``); here it is scored once at the end, so the seconds per epoch
-are training alone. The model is the recipe ``mnist-mlp`` in
+are training alone. The model is the recipe ``keras-mnist-mlp`` in
 ``chainrule/recipes.py``.
 
 Run:  python examples/mnist_mlp_keras.py [--quick] [--epochs N] [--seed N]
@@ -28,7 +28,7 @@ from _common import run_recipe
 
 
 def main(argv=None) -> None:
-    run_recipe("mnist-mlp", "Keras's mnist_mlp: 512-512 relu with dropout 0.2, RMSprop.",
+    run_recipe("keras-mnist-mlp", "Keras's mnist_mlp: 512-512 relu with dropout 0.2, RMSprop.",
                target=">= 0.982", quick_sizes=(2000, 1000), argv=argv)
 
 

@@ -11,7 +11,7 @@ computes
     loss  = -log p_y                    (cross-entropy with the integer label y)
 
 and Adam follows the gradient that backpropagation derives from these formulas. The model
-is the recipe ``mlp-mnist`` in ``chainrule/recipes.py`` (the one ``chainrule train mlp-mnist``
+is the recipe ``texts-mlp`` in ``chainrule/recipes.py`` (the one ``chainrule train texts-mlp``
 trains), so this script and the command line share one definition.
 
 Run:  python examples/mnist_mlp_texts.py [--quick] [--epochs N] [--seed N]
@@ -22,7 +22,7 @@ from _common import run_recipe
 
 
 def main(argv=None) -> None:
-    run_recipe("mlp-mnist", "The texts' MNIST MLP: 784 -> 128 relu -> 10 softmax, adam.",
+    run_recipe("texts-mlp", "The texts' MNIST MLP: 784 -> 128 relu -> 10 softmax, adam.",
                target=">= 0.975", quick_sizes=(2000, 1000), argv=argv)
 
 

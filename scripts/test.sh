@@ -1,17 +1,30 @@
 #!/usr/bin/env bash
 # Set up a virtual environment (chainrule, its test extra, and PyTorch 2.13.0 CPU as the
 # test oracle) and run the test suite. Usage: bash scripts/test.sh [pytest args]
+# The environment lives in .venv (another folder with VENV=path).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-    "$PY" -m venv .venv
+VENV=${VENV:-.venv}
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -m venv "$VENV"
 fi
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
-# PyTorch is the oracle of the differential tests, never a dependency of the library.
-.venv/bin/python -m pip install -q torch==2.13.0
+"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -m pip install -q -e ".[test]"
+# PyTorch is the oracle of the differential tests, never a dependency of the library. Its
+# CPU-only wheel index serves the small CPU build (the default index's Linux wheel pulls the
+# CUDA libraries, several GB); where that index cannot be reached (offline mirrors, proxies),
+# give up on it quickly and take torch==2.13.0 from the default index. (--index-url replaces
+# only the default index: find-links and extra indexes of a pip configuration still apply.)
+torch_cpu_index=https://download.pytorch.org/whl/cpu
+if ! "$VENV/bin/python" -m pip install -q --timeout 10 --retries 0 --index-url "$torch_cpu_index" \
+        torch==2.13.0 2>/dev/null; then
+    echo "scripts/test.sh: $torch_cpu_index could not be used; installing torch==2.13.0 from the default index" >&2
+    "$VENV/bin/python" -m pip install -q torch==2.13.0
+fi
+"$VENV/bin/python" -c "import torch; print('test oracle: torch', torch.__version__,
+                       '(CUDA ' + torch.version.cuda + ')' if torch.version.cuda else '(CPU only)')"
 if [ -z "${CHAINRULE_DATA:-}" ] && [ -d ../shared/datasets ]; then
     export CHAINRULE_DATA="$(cd ../shared/datasets && pwd)"
 fi
-.venv/bin/python -m pytest "$@"
+"$VENV/bin/python" -m pytest "$@"

@@ -12,6 +12,6 @@ fi
 if [ -z "${CHAINRULE_DATA:-}" ] && [ -d ../shared/datasets ]; then
     export CHAINRULE_DATA="$(cd ../shared/datasets && pwd)"
 fi
-recipe=${1:-cnn-mnist}
+recipe=${1:-texts-cnn}
 shift || true
 exec .venv/bin/chainrule train "$recipe" "$@"

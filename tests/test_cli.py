@@ -34,7 +34,7 @@ def fake_data(monkeypatch):
     monkeypatch.setattr(recipes, "load_images", _fake_images)
 
 
-@pytest.mark.parametrize("recipe", ["mlp-mnist", "cnn-mnist", "cnn-fashion"])
+@pytest.mark.parametrize("recipe", ["texts-mlp", "texts-cnn", "fashion-mnist-cnn"])
 def test_train_save_and_evaluate_round_trip(fake_data, tmp_path, capsys, recipe):
     path = tmp_path / "model.cr"
     assert cli.main(["train", recipe, "--epochs", "3", "--batch-size", "32", "--verbose", "0",
@@ -59,7 +59,7 @@ def test_recipes_lists_every_recipe(capsys):
 def test_unknown_recipe_is_a_clear_error(capsys):
     assert cli.main(["train", "no-such-recipe"]) == 2
     err = capsys.readouterr().err
-    assert "unknown recipe 'no-such-recipe'" in err and "mlp-mnist" in err
+    assert "unknown recipe 'no-such-recipe'" in err and "texts-mlp" in err
 
 
 def test_evaluate_a_corrupt_file_is_a_clear_error(fake_data, tmp_path, capsys):
@@ -77,3 +77,99 @@ def test_evaluate_a_model_with_the_wrong_input_size_is_a_clear_error(fake_data, 
     assert cli.main(["evaluate", str(tmp_path / "m.cr")]) == 2
     err = capsys.readouterr().err
     assert "(100,)" in err and "(28, 28, 1)" in err
+
+
+# ------------------------------------------------------------------------------- help and names
+def test_train_help_documents_every_option_with_its_default_and_lists_the_recipes(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["train", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    options = out.split("options:")[1].split("recipes (name")[0]
+    for option in ("--epochs", "--batch-size", "--seed", "--verbose", "--save"):
+        block = options.split(option, 1)[1].split("\n  --")[0]
+        assert "(default: " in " ".join(block.split()), option
+    listing = out.split("recipes (name")[1]
+    for name, recipe in recipes.RECIPES.items():
+        line = next(l for l in listing.splitlines() if l.strip().startswith(name + " "))
+        assert recipe.description in line and f"{recipe.epochs} epochs" in line
+    for old in recipes.DEPRECATED_NAMES:
+        assert old in " ".join(listing.split())
+
+
+def test_every_command_documents_its_options(capsys):
+    for command in ("evaluate", "recipes"):
+        with pytest.raises(SystemExit):
+            cli.main([command, "--help"])
+        out = capsys.readouterr().out
+        for line in out.split("options:")[1].splitlines():
+            if line.startswith("  --"):
+                assert "(default: " in line, line
+
+
+def test_recipe_names_say_what_the_model_is():
+    assert set(recipes.RECIPES) >= {"texts-mlp", "texts-cnn", "keras-mnist-mlp", "keras-mnist-cnn",
+                                    "fashion-mnist-cnn"}
+    for name, recipe in recipes.RECIPES.items():
+        assert "\n" not in recipe.description
+        if name.startswith("texts-"):
+            assert recipe.description.startswith("the texts' ")
+        if name.startswith("keras-"):
+            assert recipe.description.startswith("Keras's ")
+
+
+def test_old_recipe_names_still_work_with_a_notice(fake_data, capsys):
+    assert cli.main(["train", "mlp-mnist", "--epochs", "1", "--verbose", "0"]) == 0
+    captured = capsys.readouterr()
+    assert "'mlp-mnist' is now called 'texts-mlp'" in captured.err and "deprecated" in captured.err
+    assert "recipe texts-mlp:" in captured.out
+    for old, new in recipes.DEPRECATED_NAMES.items():
+        assert recipes.get(old, warn=False) is recipes.RECIPES[new]
+
+
+def test_a_recipe_may_bring_its_own_training_flow(monkeypatch, capsys):
+    seen = {}
+
+    def train(recipe, args):
+        seen.update(recipe=recipe.name, epochs=args.epochs, verbose=args.verbose, seed=args.seed)
+        print("sampled text")
+        return 0
+
+    monkeypatch.setattr(recipes, "RECIPES", dict(recipes.RECIPES))
+    recipes.register(recipes.Recipe("toy-language-model", "a toy with its own loop", train=train, epochs=3))
+    assert cli.main(["train", "toy-language-model", "--epochs", "2"]) == 0
+    assert seen == {"recipe": "toy-language-model", "epochs": 2, "verbose": "auto", "seed": 0}
+    assert "sampled text" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="exists already"):
+        recipes.register(recipes.Recipe("toy-language-model", "again", train=train))
+    with pytest.raises(ValueError, match="needs build= and dataset="):
+        recipes.register(recipes.Recipe("no-flow", "neither a model nor a train function"))
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_cli_picks_the_progress_display_by_itself(fake_data, monkeypatch, tty):
+    import io
+    import sys
+
+    class Stream(io.StringIO):
+        def isatty(self):
+            return tty
+
+    stream = Stream()
+    monkeypatch.setattr(sys, "stdout", stream)
+    assert cli.main(["train", "texts-mlp", "--epochs", "1", "--batch-size", "100"]) == 0
+    monkeypatch.undo()
+    epoch = stream.getvalue().split("Epoch 1/1\n")[1].split("trained in")[0]
+    if tty:
+        assert epoch.startswith("\r") and "4/4 [==============================]" in epoch
+    else:
+        assert epoch.startswith("4/4 - ") and "\r" not in epoch and "[" not in epoch
+
+
+def test_bad_option_values_are_refused(capsys):
+    for argv in (["train", "texts-mlp", "--epochs", "0"], ["train", "texts-mlp", "--verbose", "3"],
+                 ["train", "texts-mlp", "--seed", "-1"]):
+        with pytest.raises(SystemExit) as info:
+            cli.main(argv)
+        assert info.value.code == 2
+        assert "must be" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """Models: Sequential and subclassed Model, compile/fit/evaluate/predict, summary, bad input."""
 import io
+import sys
 import os
 
 import numpy as np
@@ -340,8 +341,39 @@ def test_verbose_one_line_per_epoch_when_not_a_tty(capsys):
     model.fit(x, y, epochs=1, verbose=0)
     model.predict(x)
     assert capsys.readouterr().out == ""
-    model.evaluate(x, y)
+    model.evaluate(x, y, verbose=1)
     assert capsys.readouterr().out.startswith("2/2 [")
+    model.evaluate(x, y)                       # "auto" off a terminal: one line, no bar
+    assert capsys.readouterr().out.startswith("2/2 - ")
+
+
+class _FakeTTY(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_verbose_auto_picks_the_live_bar_on_a_terminal_and_one_line_elsewhere(monkeypatch):
+    x, y = blobs(n=64)
+    model = mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    for tty in (True, False):
+        stream = _FakeTTY() if tty else io.StringIO()
+        monkeypatch.setattr(sys, "stdout", stream)
+        monkeypatch.setattr(cr.models.progbar.Progbar.__init__, "__defaults__",
+                            (30, 1, 0.0, None))          # redraw at every step, so the test sees each one
+        model.fit(x, y, epochs=2, batch_size=16)           # verbose="auto"
+        monkeypatch.undo()
+        out = stream.getvalue()
+        if tty:
+            # Epoch line, then the bar redrawn in place (\r) with an ETA, finished with the timing.
+            first = out.split("Epoch 2/2")[0]
+            assert first.startswith("Epoch 1/2\n") and "ETA: " in first and "\n" not in first[10:-1]
+            assert all(f"\r{i}/4 [" in first for i in (1, 2, 3, 4))
+            assert "4/4 [==============================] - " in first and first.endswith("\n")
+        else:
+            lines = out.splitlines()
+            assert len(lines) == 4 and "\r" not in out and "ETA" not in out
+            assert lines[0] == "Epoch 1/2" and lines[1].startswith("4/4 - ") and "loss: " in lines[1]
 
 
 def test_progress_bar_rewrites_in_place_on_a_tty():

@@ -63,11 +63,32 @@ def serialize_or_keep(obj, module):
         return obj
 
 
-def to_tensor(x) -> Tensor:
-    """Layer input as a Tensor: arrays become ``floatx`` Tensors, Tensors pass through."""
+def _call_takes_training(cls) -> bool:
+    """Whether ``cls.call`` accepts ``training`` (Keras passes it only to those that do, so a custom
+    ``call(self, inputs)`` works). Found once per class."""
+    flag = cls.__dict__.get("_call_takes_training")
+    if flag is None:
+        import inspect
+
+        params = inspect.signature(cls.call).parameters.values()
+        flag = any(p.name == "training" or p.kind is p.VAR_KEYWORD for p in params)
+        cls._call_takes_training = flag
+    return flag
+
+
+def _is_number_list(value) -> bool:
+    """A (nested) list of plain numbers, such as ``[[1.0, 2.0]]``: one array, not a list of inputs."""
+    if isinstance(value, (list, tuple)):
+        return all(_is_number_list(v) for v in value)
+    return isinstance(value, (int, float, bool, np.number))
+
+
+def to_tensor(x, where: str = "tensor") -> Tensor:
+    """Layer input as a Tensor: arrays become ``floatx`` Tensors, Tensors pass through; data that
+    is not an array (ragged lists) raises an error naming ``where`` (the layer)."""
     if isinstance(x, Tensor):
         return x
-    return Tensor(x)
+    return Tensor._wrap(backend.as_array(x, op=where))
 
 
 class Layer:
@@ -122,12 +143,21 @@ class Layer:
             yield from l._flatten_layers()
 
     # ------------------------------------------------------------------ weights
-    def add_weight(self, name: str, shape, initializer="glorot_uniform", regularizer=None, trainable: bool = True,
-                   dtype=None) -> Tensor:
-        """Create a weight of ``shape`` filled by ``initializer``; it requires grad if trainable."""
+    def add_weight(self, name: str | None = None, shape=None, initializer="glorot_uniform", regularizer=None,
+                   trainable: bool = True, dtype=None) -> Tensor:
+        """Create a weight of ``shape`` filled by ``initializer``; it requires grad if trainable.
+
+        Keras 3 code passes keywords (``add_weight(shape=(n, units), initializer="zeros",
+        name="bias")``); without a name the weight is called ``variable``, ``variable_1``, ...
+        ``initializer=None`` means glorot_uniform, as in Keras.
+        """
         from .. import initializers, regularizers
 
-        init = initializers.get(initializer)
+        if shape is None:
+            raise TypeError(f"{self.name}: add_weight needs a shape, e.g. add_weight(shape=(3, 4), name='kernel')")
+        if name is None:
+            name = "variable" if not self._own_weights else f"variable_{len(self._own_weights)}"
+        init = initializers.get("glorot_uniform" if initializer is None else initializer)
         dtype = np.dtype(dtype or self.dtype or backend.floatx())
         value = np.asarray(init(tuple(shape), dtype=dtype), dtype=dtype)
         w = Tensor._wrap(value)
@@ -242,11 +272,11 @@ class Layer:
     def __call__(self, inputs, training=None, **kwargs):
         if symbolic.is_symbolic(inputs, kwargs):  # the functional API: record the call, infer shapes
             return symbolic.symbolic_call(self, inputs, training, kwargs)
-        if isinstance(inputs, (list, tuple)):
-            inputs = type(inputs)(to_tensor(i) for i in inputs)
+        if isinstance(inputs, (list, tuple)) and not _is_number_list(inputs):
+            inputs = type(inputs)(to_tensor(i, self.name) for i in inputs)
             first = inputs[0]
         else:
-            inputs = to_tensor(inputs)
+            inputs = to_tensor(inputs, self.name)
             first = inputs
         if not self.built:
             self._maybe_build(first)
@@ -257,12 +287,14 @@ class Layer:
             threads.update()
         if training is None:  # inherit the enclosing call's mode; outermost: inference
             training = False if outer is None else outer
+        if _call_takes_training(type(self)):
+            kwargs["training"] = training
         if training is outer:
-            out = self.call(inputs, training=training, **kwargs)
+            out = self.call(inputs, **kwargs)
         else:
             context.training = training
             try:
-                out = self.call(inputs, training=training, **kwargs)
+                out = self.call(inputs, **kwargs)
             finally:
                 context.training = outer
         if self.activity_regularizer is not None:

@@ -13,7 +13,7 @@ from ..ops.conv_geometry import (
     conv_output_size, conv_transpose_output_padding, conv_transpose_output_size, resolve_padding,
 )
 from .base import Layer
-from .core import _as_float, ignored_constraint, positive_ints, serialize_or_keep
+from .core import _as_float, check_window_fits, ignored_constraint, positive_ints, serialize_or_keep
 
 
 class ConvND(Layer):
@@ -83,6 +83,7 @@ class ConvND(Layer):
         c_in = self._channels(input_shape)
         if c_in is None:
             raise ValueError(f"{self.name}: the channel axis of the input must have a known size")
+        self.compute_output_shape(tuple(input_shape))        # refuses a kernel larger than the input
         if self.transpose:
             shape = self.kernel_size + (self.filters // self.groups, c_in)
         else:
@@ -134,6 +135,8 @@ class ConvND(Layer):
                 out += conv_transpose_output_size((size,), k, s, padding, d, op)
             else:
                 out += conv_output_size((size,), k, s, resolve_padding(padding, (size,), k, s, d), d)
+        check_window_fits(self, input_shape, spatial, out, "kernel_size", self.kernel_size, strides=self.strides,
+                          dilation_rate=self.dilation_rate, padding=self.padding)
         n = input_shape[0]
         if self.data_format == "channels_last":
             return (n,) + tuple(out) + (self.filters,)

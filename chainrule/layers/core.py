@@ -42,6 +42,18 @@ def positive_ints(value, rank, name, layer) -> tuple:
     return value
 
 
+def check_window_fits(layer, input_shape, spatial_in, spatial_out, window_name, window, **settings) -> None:
+    """Refuse a conv/pool layer whose window does not fit its input (an output size below 1), as Keras
+    does when the model is built, naming the layer, the input size and the window."""
+    if all(o is None or o >= 1 for o in spatial_out):
+        return
+    details = ", ".join(f"{k}={v!r}" for k, v in settings.items())
+    raise ValueError(
+        f"{layer.name}: input spatial size {tuple(spatial_in)} (input shape {tuple(input_shape)}) is too small "
+        f"for {type(layer).__name__} with {window_name}={tuple(window)} ({details}): the output would have size "
+        f"{tuple(spatial_out)}; give a larger input, a smaller {window_name}, or padding='same'")
+
+
 def _as_float(layer: Layer, x: Tensor, dtype) -> Tensor:
     """Layer input in the weights' float dtype (Keras casts inputs to the layer's compute dtype)."""
     if x.data.dtype == dtype:

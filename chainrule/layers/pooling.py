@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..ops import pool as pool_ops
 from ..ops.conv_geometry import conv_output_size, resolve_padding
 from .base import Layer
-from .core import positive_ints
+from .core import check_window_fits, positive_ints
 
 
 class PoolingND(Layer):
@@ -31,6 +31,11 @@ class PoolingND(Layer):
         if self.data_format not in ("channels_last", "channels_first"):
             raise ValueError(f"{cls}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
 
+    def build(self, input_shape):
+        if len(input_shape) == self.rank + 2:
+            self.compute_output_shape(tuple(input_shape))    # refuses a window larger than the input
+        self.built = True
+
     def call(self, inputs, training=False):
         if inputs.ndim != self.rank + 2:
             raise ValueError(
@@ -50,6 +55,8 @@ class PoolingND(Layer):
                 out += (None,)
             else:
                 out += conv_output_size((size,), (p,), (s,), resolve_padding(self.padding, (size,), p, s, 1), (1,))
+        check_window_fits(self, input_shape, spatial, out, "pool_size", self.pool_size, strides=self.strides,
+                          padding=self.padding)
         return (input_shape[0],) + out + (input_shape[-1],) if last else tuple(input_shape[:2]) + out
 
     def get_config(self):

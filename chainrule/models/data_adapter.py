@@ -26,9 +26,13 @@ def _leaf_array(a, where: str, what: str):
         return a.data
     if isinstance(a, np.ndarray):
         return a
+    detail = backend.ragged_detail(a)
+    if detail is not None:
+        raise ValueError(f"{where}: {what} is ragged: its nested lists hold {detail}; every sample must have the "
+                         f"same shape (pad sequences with cr.utils.pad_sequences)")
     try:
         return np.asarray(a)
-    except Exception as exc:  # noqa: BLE001 - ragged lists and the like
+    except Exception as exc:  # noqa: BLE001 - objects NumPy cannot read
         raise TypeError(f"{where}: cannot turn {what} of type {type(a).__name__} into an array: {exc}") from None
 
 

@@ -275,7 +275,8 @@ class Model(Layer):
 
         ``x``/``y``: arrays or Tensors (``x`` may be a list for several inputs), or ``x`` a DataLoader /
         iterable of ``(x, y)`` batches. ``validation_split`` takes the last fraction of the arrays,
-        before shuffling. ``verbose``: 0 silent, 1 progress bar, 2 one line per epoch.
+        before shuffling. ``verbose``: 0 silent, 1 progress bar (live, with ETA, on a terminal), 2 one
+        line per epoch; ``"auto"`` (the default) is 1 on a terminal or notebook and 2 otherwise.
         """
         return training.fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
                             shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,

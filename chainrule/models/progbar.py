@@ -12,6 +12,18 @@ import time
 import numpy as np
 
 
+def is_interactive(stream=None) -> bool:
+    """True when ``stream`` (default: stdout) is a terminal or a notebook: where a line can be
+    rewritten in place. ``verbose="auto"`` shows the live bar there and one line per epoch elsewhere."""
+    out = stream if stream is not None else sys.stdout
+    isatty = getattr(out, "isatty", None)
+    try:
+        tty = bool(isatty()) if callable(isatty) else False
+    except (ValueError, OSError):       # a closed or detached stream
+        tty = False
+    return tty or "ipykernel" in sys.modules
+
+
 def _format_value(v) -> str:
     if isinstance(v, (float, np.floating, int, np.integer)) and not isinstance(v, bool):
         v = float(v)
@@ -38,8 +50,9 @@ def _per_step(seconds: float) -> str:
 class Progbar:
     """Keras's progress bar: ``469/469 [==============================] - 3s 6ms/step - loss: 0.2000``.
 
-    On a terminal the line is rewritten in place (``\\r``) at most every ``interval`` seconds;
-    elsewhere (a file, a CI log) only the final line is written. ``verbose=2`` writes one
+    On a terminal the line is rewritten in place (``\\r``) at most every ``interval`` seconds,
+    with the estimated time left (``ETA: 12s``) until the last step; elsewhere (a file, a CI
+    log) only the final line is written. ``verbose=2`` writes one
     line at the end: ``469/469 - 3s - 6ms/step - loss: 0.2000``.
     """
 
@@ -49,8 +62,7 @@ class Progbar:
         self.verbose = verbose
         self.interval = interval
         self.stream = stream
-        out = stream or sys.stdout
-        self._dynamic = (hasattr(out, "isatty") and out.isatty()) or "ipykernel" in sys.modules
+        self._dynamic = is_interactive(stream)
         self._start = time.perf_counter()
         self._last = 0.0
         self._prev_len = 0

@@ -176,8 +176,12 @@ class Stepper:
 
 
 def _verbosity(verbose, where) -> int:
+    """0 silent, 1 progress bar, 2 one line per epoch; ``"auto"``: the live bar (1) when stdout is a
+    terminal or a notebook, else one line per epoch (2), so logs get no half-drawn bars."""
     if verbose == "auto" or verbose is None:
-        return 1
+        from .progbar import is_interactive
+
+        return 1 if is_interactive() else 2
     if isinstance(verbose, bool) or verbose not in (0, 1, 2):
         raise ValueError(f"{where}: verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
     return int(verbose)
