@@ -1,6 +1,6 @@
 """The ``chainrule`` command.
 
-    chainrule train RECIPE [--epochs N] [--batch-size B] [--save PATH] [--seed S] [--verbose V]
+    chainrule train RECIPE [--epochs N] [--batch-size B] [--save PATH] [--seed S] [--verbose V] [--processes N]
     chainrule evaluate PATH --dataset mnist|fashion_mnist [--batch-size B]
     chainrule recipes
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 
@@ -16,14 +17,25 @@ def _train(args) -> int:
     from . import backend, recipes
 
     recipe = recipes.get(args.recipe)
+    processes = _data_parallel(args)
+    if processes is None:
+        from .distributed import launch
+
+        return launch.run_cli_processes(args.processes, args.argv)
     if args.seed is not None:
         backend.manual_seed(args.seed)
     (x_train, y_train), (x_test, y_test) = recipes.load_images(recipe.dataset, recipe.image_layout)
     model = recipe.build()
     epochs = args.epochs if args.epochs is not None else recipe.epochs
     batch_size = args.batch_size if args.batch_size is not None else recipe.batch_size
-    model.compile(optimizer=recipe.make_optimizer(epochs, len(x_train), batch_size), loss=recipe.loss,
-                  metrics=["accuracy"])
+    optimizer = recipe.make_optimizer(epochs, len(x_train), batch_size)
+    if processes > 1:  # the recipe's global batch, shared by the processes (the same run, faster)
+        import chainrule.distributed as crd
+
+        optimizer, batch_size = crd.DistributedOptimizer(optimizer), _per_rank_batch(batch_size, processes)
+    model.compile(optimizer=optimizer, loss=recipe.loss, metrics=["accuracy"])
+    if processes > 1:
+        print(f"data-parallel on {processes} processes: each takes {batch_size} of every batch")
     print(f"recipe {recipe.name}: {recipe.description}")
     print(f"training on {len(x_train)} {recipe.dataset} images for {epochs} epoch(s), batch size {batch_size}")
     start = time.perf_counter()
@@ -37,6 +49,30 @@ def _train(args) -> int:
         model.save(args.save)
         print(f"saved to {args.save}")
     return 0
+
+
+def _data_parallel(args):
+    """``--processes N``: None in the launching process (start mpiexec); in each started process,
+    join the group (rank 0 alone prints) and return N; 1 without the option."""
+    if args.processes is None or args.processes == 1:
+        return 1
+    if args.processes < 1:
+        raise ValueError(f"--processes must be a positive integer, got {args.processes}")
+    import chainrule.distributed as crd
+
+    if not crd.launched_by_mpi():
+        return None
+    crd.init()
+    if crd.rank() != 0:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+    return crd.size()
+
+
+def _per_rank_batch(batch_size: int, processes: int) -> int:
+    if batch_size % processes:
+        raise ValueError(f"--processes {processes}: the batch size {batch_size} must be a multiple of the "
+                         "number of processes (each takes an equal part of every batch)")
+    return batch_size // processes
 
 
 def _evaluate(args) -> int:
@@ -79,6 +115,9 @@ def main(argv=None) -> int:
     t.add_argument("--save", default=None, help="save the trained model to this file")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
+    t.add_argument("--processes", type=int, default=None, metavar="N",
+                   help="train data-parallel on N processes (starts mpiexec; needs chainrule[mpi]); "
+                        "the batch size stays the recipe's, split among the processes")
     t.set_defaults(func=_train)
     e = sub.add_parser("evaluate", help="evaluate a saved model on a test set")
     e.add_argument("path")
@@ -88,6 +127,7 @@ def main(argv=None) -> int:
     r = sub.add_parser("recipes", help="list the training recipes")
     r.set_defaults(func=_list)
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args)
     except (ValueError, OSError) as exc:

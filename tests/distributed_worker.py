@@ -14,7 +14,7 @@ import chainrule as cr
 from chainrule import layers
 
 SEED = 1234
-PER_RANK_BATCH = {"mlp": 8, "cnn": 4, "dropout": 8, "syncbn": 6}
+PER_RANK_BATCH = {"mlp": 8, "cnn": 4, "dropout": 8, "syncbn": 6, "nan": 8, "loader": 8}
 
 
 def _mlp():
@@ -44,21 +44,31 @@ def _syncbn():
 
 def data(kind: str, n: int):
     rng = np.random.default_rng(7)
-    shape = {"mlp": (784,), "dropout": (784,), "cnn": (12, 12, 1), "syncbn": (20,)}[kind]
+    shape = {"cnn": (12, 12, 1), "syncbn": (20,)}.get(kind, (784,))
     x = rng.random((n,) + shape, dtype=np.float32)
     y = rng.integers(0, 3 if kind == "syncbn" else 10, n)
     return x, y
 
 
 def build_case(case: str):
-    """(model, x, y, per-rank batch, shuffle) for a case named '<model>-<optimizer>'."""
+    """(model, optimizer, x, y, per-rank batch, shuffle) for a case named '<model>-<optimizer>'.
+
+    'nan': a NaN in rank 1's half of the third global batch (every rank skips that step, as one
+    process skips it); 'loader': the data as a list of (x, y) batches of the per-rank size.
+    """
     kind, opt = case.split("-")
     cr.manual_seed(SEED)
-    model = {"mlp": _mlp, "cnn": _cnn, "dropout": _dropout_mlp, "syncbn": _syncbn}[kind]()
+    model = {"cnn": _cnn, "dropout": _dropout_mlp, "syncbn": _syncbn}.get(kind, _mlp)()
     optimizer = cr.optimizers.SGD(0.05, momentum=0.9) if opt == "sgd" else cr.optimizers.Adam(1e-3)
-    n = {"mlp": 100, "cnn": 36, "dropout": 64, "syncbn": 60}[kind]
+    n = {"mlp": 100, "cnn": 36, "dropout": 64, "syncbn": 60, "nan": 64, "loader": 64}[kind]
     x, y = data(kind, n)
-    return model, optimizer, x, y, PER_RANK_BATCH[kind], kind not in ("dropout", "syncbn")
+    if kind == "nan":
+        x[2 * 16 + 8 + 3, 5] = np.nan
+    return model, optimizer, x, y, PER_RANK_BATCH[kind], kind in ("mlp", "cnn")
+
+
+def batches(x, y, size):
+    return [(x[i:i + size], y[i:i + size]) for i in range(0, len(x), size)]
 
 
 def run(case: str, outdir: str) -> None:
@@ -67,11 +77,29 @@ def run(case: str, outdir: str) -> None:
     model, optimizer, x, y, batch, shuffle = build_case(case)
     model.compile(optimizer=crd.DistributedOptimizer(optimizer), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    history = model.fit(x, y, batch_size=batch, epochs=2, shuffle=shuffle, verbose=0)
+    if case.startswith("loader"):
+        history = model.fit(batches(x, y, batch), epochs=2, verbose=0)
+    else:
+        history = model.fit(x, y, batch_size=batch, epochs=2, shuffle=shuffle, verbose=0)
+    x = np.nan_to_num(x)
     loss, acc = model.evaluate(x, y, batch_size=16, verbose=0)
     pred = model.predict(x, batch_size=16)
     np.savez(f"{outdir}/{case}.rank{crd.rank()}.npz", *model.get_weights(), evaluate=np.array([loss, acc]),
              predict=pred, history_loss=np.array(history.history["loss"]), calls=model.optimizer.allreduce_calls)
+
+
+def files(outdir: str) -> None:
+    """Only rank 0 writes: ModelCheckpoint, CSVLogger and model.save run on every rank."""
+    import chainrule.distributed as crd
+
+    crd.init()
+    model, optimizer, x, y, batch, _ = build_case("mlp-sgd")
+    model.compile(optimizer=crd.DistributedOptimizer(optimizer), loss="sparse_categorical_crossentropy")
+    r = crd.rank()
+    cbs = [cr.callbacks.ModelCheckpoint(f"{outdir}/ckpt-{r}.keras"), cr.callbacks.CSVLogger(f"{outdir}/log-{r}.csv")]
+    model.fit(x, y, batch_size=batch, epochs=1, verbose=1, callbacks=cbs)
+    model.save(f"{outdir}/saved-{r}.keras")
+    model.save_weights(f"{outdir}/weights-{r}.weights.h5")
 
 
 def fail(mode: str) -> None:
@@ -100,6 +128,8 @@ if __name__ == "__main__":
     *cases, out = sys.argv[1:]
     if cases[0] in ("raise", "mismatch"):
         fail(cases[0])
+    elif cases[0] == "files":
+        files(out)
     else:
         crd.init()
         for c in cases:

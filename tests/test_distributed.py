@@ -27,7 +27,7 @@ import distributed_worker as worker  # noqa: E402
 _OK, _WHY = launch.mpi_available()
 needs_mpi = pytest.mark.skipif(not _OK, reason=f"MPI unavailable: {_WHY}")
 
-EXACT_CASES = ["mlp-sgd", "mlp-adam", "cnn-sgd", "cnn-adam", "dropout-sgd"]
+EXACT_CASES = ["mlp-sgd", "mlp-adam", "cnn-sgd", "cnn-adam", "dropout-sgd", "syncbn-sgd", "nan-sgd", "loader-adam"]
 _LAUNCH_VARS = ("OMPI_", "PMI_", "PMIX_", "PRTE_", "MV2_", "SLURM_", "CHAINRULE_MPI")
 
 
@@ -59,8 +59,11 @@ def _reference(case):
     """One process, batch 2B, the same seed and data order (shuffling draws the same permutations)."""
     model, optimizer, x, y, batch, shuffle = worker.build_case(case)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x, y, batch_size=2 * batch, epochs=2, shuffle=shuffle, verbose=0)
-    return model, x, y
+    if case.startswith("loader"):
+        model.fit(worker.batches(x, y, 2 * batch), epochs=2, verbose=0)
+    else:
+        model.fit(x, y, batch_size=2 * batch, epochs=2, shuffle=shuffle, verbose=0)
+    return model, np.nan_to_num(x), y
 
 
 def _dropout_reference(case):
@@ -120,6 +123,23 @@ def test_evaluate_and_predict_shard_and_combine(results, case):
     np.testing.assert_array_equal(rank0["evaluate"], rank1["evaluate"])
     np.testing.assert_allclose(rank0["predict"], model.predict(x, batch_size=16), rtol=1e-5, atol=1e-7)
     np.testing.assert_array_equal(rank0["predict"], rank1["predict"])
+
+
+@needs_mpi
+def test_a_step_that_goes_bad_on_one_rank_is_skipped_by_all(results):
+    rank0, rank1 = results["nan-sgd"]
+    assert np.isnan(rank0["history_loss"]).all()  # the NaN batch's loss enters the epoch means
+    assert all(np.isfinite(w).all() for w in _weights(rank0))
+
+
+@needs_mpi
+def test_only_rank_0_writes_files_and_shows_progress(tmp_path):
+    proc = _mpirun(["files", str(tmp_path)], timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["ckpt-0.keras", "log-0.csv", "saved-0.keras", "weights-0.weights.h5"]
+    assert proc.stdout.count("Epoch 1/1") == 1
+    cr.models.load_model(tmp_path / "saved-0.keras")  # saved as a plain SGD: loads without MPI
 
 
 @needs_mpi
@@ -190,3 +210,19 @@ def test_mpiexec_command_adds_open_mpi_flags_and_rejects_bad_counts(monkeypatch)
     assert cmd[:4] == ["/x/mpiexec", "-n", "3", "--oversubscribe"] and cmd[-2:] == ["python", "train.py"]
     monkeypatch.setattr(launch, "_is_open_mpi", lambda path: False)
     assert launch.mpiexec_command(2, ["a"], mpiexec="/y/mpiexec") == ["/y/mpiexec", "-n", "2", "a"]
+
+
+def test_cli_processes_option_starts_mpiexec_with_the_same_arguments(monkeypatch):
+    from chainrule import cli
+    from chainrule.distributed import launch as launch_mod
+
+    for var in [k for k in os.environ if k.startswith(_LAUNCH_VARS)]:
+        monkeypatch.delenv(var)
+    calls = []
+    monkeypatch.setattr(launch_mod, "run_cli_processes", lambda n, argv: calls.append((n, argv)) or 0)
+    argv = ["train", "mlp-mnist", "--epochs", "1", "--processes", "2"]
+    assert cli.main(argv) == 0
+    assert calls == [(2, argv)]
+    assert cli._per_rank_batch(64, 2) == 32
+    with pytest.raises(ValueError, match="multiple of the number of processes"):
+        cli._per_rank_batch(30, 4)

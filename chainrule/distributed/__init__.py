@@ -47,6 +47,7 @@ from .comm import (
     launched_by_mpi, local_rank, rank, size,
 )
 from .optimizer import DistributedOptimizer
+from . import sync_batch_norm  # noqa: E402,F401 - found by BatchNormalization(synchronized=True) in sys.modules
 
 
 def allreduce(array, op: str = "average"):

