@@ -44,7 +44,7 @@ from __future__ import annotations
 from ..callbacks import Callback
 from .comm import (
     CollectiveError, abort, active, allgather_object, barrier, broadcast_object, init, is_initialized, is_root,
-    launched_by_mpi, local_rank, rank, size,
+    launched_by_mpi, local_rank, mpi_comm, rank, size,
 )
 from .optimizer import DistributedOptimizer
 from . import sync_batch_norm  # noqa: E402,F401 - found by BatchNormalization(synchronized=True) in sys.modules
@@ -103,5 +103,5 @@ class BroadcastGlobalVariablesCallback(Callback):
 __all__ = [
     "BroadcastGlobalVariablesCallback", "CollectiveError", "DistributedOptimizer", "abort", "active",
     "allgather_object", "allreduce", "barrier", "broadcast_object", "broadcast_optimizer_state",
-    "broadcast_variables", "init", "is_initialized", "is_root", "launched_by_mpi", "local_rank", "rank", "size",
+    "broadcast_variables", "init", "is_initialized", "is_root", "launched_by_mpi", "local_rank", "mpi_comm", "rank", "size",
 ]

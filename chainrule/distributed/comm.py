@@ -114,9 +114,9 @@ def active() -> bool:
     return _initialized and _size > 1
 
 
-def comm():
+def mpi_comm():
     """mpi4py's world communicator (None in a group of one without mpi4py)."""
-    _require("comm")
+    _require("mpi_comm")
     return _comm
 
 
