@@ -74,6 +74,12 @@ class _ShardedArrays:
         self._perm = self.rng.permutation(self.inner.n) if self.inner.shuffle else None
 
     def epoch(self):
+        try:
+            yield from self._epoch()
+        finally:
+            comm.gradient_share = None  # custom loops after fit: equal shares again
+
+    def _epoch(self):
         inner, N, r = self.inner, self.plan.size, self.plan.rank
         k = len(inner.xs)
         self.seen = 0
@@ -106,6 +112,12 @@ class _ShardedIterable:
         self.seen = 0
 
     def epoch(self):
+        try:
+            yield from self._epoch()
+        finally:
+            comm.gradient_share = None
+
+    def _epoch(self):
         N, r = self.plan.size, self.plan.rank
         self.seen = 0
         source = self.inner.epoch()
