@@ -4,12 +4,14 @@
 
 Runs, for each recipe (its model and its batch size as the global batch):
 
-- 1 process x 2 BLAS threads (OPENBLAS_NUM_THREADS=2), plain fit;
+- 1 process x 1 BLAS thread (the baseline: one core);
+- 1 process x 2 BLAS threads (OPENBLAS_NUM_THREADS=2);
 - 2 processes x 1 BLAS thread each (mpiexec -n 2), fit with DistributedOptimizer, each
   process taking half of every batch;
 
 and reports samples/s over ``--steps`` timed steps (after 3 warm-up steps), the step time, and
-for the 2-process run the time spent in the gradient all-reduce per step. Then it times the
+for the 2-process run the time spent in the gradient all-reduce call per step (the slower
+rank's, which includes waiting for the other rank to arrive). Then it times the
 all-reduce alone (``mpiexec -n 2``, median of 100 after a barrier) for the gradient sizes of
 the texts' CNN, Keras's mnist_cnn and nanoGPT's CPU configuration. The 2-process run needs both
 cores to itself: on a shared machine the figures are pessimistic and noisy. Needs MNIST
@@ -131,18 +133,19 @@ def main() -> None:
     print(f"# load average at start: {os.getloadavg()[0]:.2f} (2 cores)")
     rows = []
     for name in args.recipes.split(","):
-        one = _run(me + ["--worker", name, "--steps", str(args.steps)], threads=2)[0]
-        two = _run(mpiexec_command(2, me + ["--worker", name, "--steps", str(args.steps)]), threads=1)[0]
-        rows += [one, two]
-        print(json.dumps(one))
-        print(json.dumps(two))
-    print("\n| recipe | params | global batch | 1 proc x 2 threads (samples/s) | 2 procs x 1 thread (samples/s) "
-          "| ratio | step (2 procs) | all-reduce per step |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for one, two in zip(rows[::2], rows[1::2]):
-        print(f"| {one['recipe']} | {one['params']:,} | {one['global_batch']} | {one['samples_per_s']:.0f} | "
-              f"{two['samples_per_s']:.0f} | {two['samples_per_s'] / one['samples_per_s']:.2f} | "
-              f"{two['step_ms']:.1f} ms | {two['allreduce_ms']:.2f} ms |")
+        work = me + ["--worker", name, "--steps", str(args.steps)]
+        runs = [_run(work, threads=1)[0], _run(work, threads=2)[0], _run(mpiexec_command(2, work), threads=1)[0]]
+        rows.append(runs)
+        for r in runs:
+            print(json.dumps(r))
+    print("\n| recipe | params | global batch | 1 proc x 1 thread | 1 proc x 2 threads | 2 procs x 1 thread "
+          "| 2 procs / 1x1 | 2 procs / 1x2 | step (1x1) | step (2 procs) | all-reduce call per step |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for one, threads, two in rows:
+        print(f"| {one['recipe']} | {one['params']:,} | {one['global_batch']} | {one['samples_per_s']:.0f}/s | "
+              f"{threads['samples_per_s']:.0f}/s | {two['samples_per_s']:.0f}/s | "
+              f"{two['samples_per_s'] / one['samples_per_s']:.2f} | {two['samples_per_s'] / threads['samples_per_s']:.2f}"
+              f" | {one['step_ms']:.0f} ms | {two['step_ms']:.0f} ms | {two['allreduce_ms']:.1f} ms |")
     print("\n| gradient | MB | all-reduce median | p90 |")
     print("|---|---:|---:|---:|")
     for r in _run(mpiexec_command(2, me + ["--allreduce-only"]), threads=1):
