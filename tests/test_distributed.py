@@ -226,3 +226,29 @@ def test_cli_processes_option_starts_mpiexec_with_the_same_arguments(monkeypatch
     assert cli._per_rank_batch(64, 2) == 32
     with pytest.raises(ValueError, match="multiple of the number of processes"):
         cli._per_rank_batch(30, 4)
+
+
+def test_sync_batch_norm_math_on_one_process_matches_batch_norm_and_its_gradients():
+    """On a group of one the all-reduces are identities: the composed formula must equal the fused
+    batch norm (values and moving statistics), with correct first and second derivatives."""
+    import chainrule.distributed as crd
+    from chainrule import functional as F
+    from chainrule.distributed.sync_batch_norm import sync_batch_norm
+
+    if not crd.is_initialized() and not crd.launched_by_mpi():
+        crd.init()
+    rng = np.random.default_rng(0)
+    T = lambda a, grad=False: cr.tensor(a, requires_grad=grad, dtype=np.float64)  # noqa: E731
+    x = rng.normal(size=(6, 3, 4)).astype(np.float64)
+    gamma, beta = rng.normal(size=4), rng.normal(size=4)
+    mm1, mv1, mm2, mv2 = np.zeros(4), np.ones(4), np.zeros(4), np.ones(4)
+    ours = sync_batch_norm(T(x), mm1, mv1, T(gamma), T(beta), momentum=0.9)
+    ref = F.batch_norm(T(x), mm2, mv2, T(gamma), T(beta), training=True, momentum=0.9)
+    np.testing.assert_allclose(ours.data, ref.data, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(mm1, mm2, rtol=1e-12)
+    np.testing.assert_allclose(mv1, mv2, rtol=1e-12)
+    args = [T(x, True), T(gamma, True),
+            T(beta, True)]
+    fn = lambda a, g, b: sync_batch_norm(a, None, None, g, b)  # noqa: E731
+    assert cr.gradcheck(fn, args)
+    assert cr.gradgradcheck(fn, args)
