@@ -124,9 +124,12 @@ def DistributedOptimizer(optimizer) -> Optimizer:  # noqa: N802 - a class-like f
 
     ``model.compile(optimizer=crd.DistributedOptimizer(cr.optimizers.Adam(1e-3)), ...)`` is also
     the switch that makes ``fit``, ``evaluate`` and ``predict`` data-parallel (see
-    ``chainrule.distributed``). With one process it behaves exactly as ``optimizer``.
+    ``chainrule.distributed``). With one process it behaves exactly as ``optimizer``. It calls
+    ``init()`` if the script has not (so N processes never train N separate models by mistake).
     """
     from .. import optimizers
+
+    comm.init()
 
     optimizer = optimizers.get(optimizer)
     if getattr(optimizer, "_is_distributed_optimizer", False):
