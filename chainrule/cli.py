@@ -1,6 +1,6 @@
 """The ``chainrule`` command.
 
-    chainrule train RECIPE [--epochs N] [--batch-size B] [--seed S] [--verbose 0|1|2|auto] [--save PATH]
+    chainrule train RECIPE [--epochs N] [--batch-size B] [--seed S] [--verbose 0|1|2|auto] [--save PATH] [--processes N]
     chainrule evaluate PATH [--dataset mnist|fashion_mnist] [--batch-size B]
     chainrule recipes
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import textwrap
 
@@ -17,7 +18,31 @@ import textwrap
 def _train(args) -> int:
     from . import recipes
 
-    return recipes.get(args.recipe).run(args)
+    recipe = recipes.get(args.recipe)
+    processes = _data_parallel(args)
+    if processes is None:  # the launching process: start mpiexec, which runs this command N times
+        from .distributed import launch
+
+        return launch.run_cli_processes(args.processes, args.argv)
+    args.data_parallel = processes
+    return recipe.run(args)
+
+
+def _data_parallel(args):
+    """``--processes N``: None in the launching process (start mpiexec); in each started process,
+    join the group (rank 0 alone prints) and return N; 1 without the option."""
+    if args.processes is None or args.processes == 1:
+        return 1
+    if args.processes < 1:
+        raise ValueError(f"--processes must be a positive integer, got {args.processes}")
+    import chainrule.distributed as crd
+
+    if not crd.launched_by_mpi():
+        return None
+    crd.init()
+    if crd.rank() != 0:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+    return crd.size()
 
 
 def _evaluate(args) -> int:
@@ -110,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "output is a terminal and 2 otherwise (default: auto)")
     t.add_argument("--save", default=None, metavar="PATH",
                    help="save the trained model to this file (default: not saved)")
+    t.add_argument("--processes", type=_positive_int, default=None, metavar="N",
+                   help="train data-parallel on N processes (starts mpiexec; needs chainrule[mpi]); the batch "
+                        "size stays the recipe's, split among the processes (default: one process)")
     t.set_defaults(func=_train)
     e = sub.add_parser("evaluate", help="evaluate a saved model on a test set",
                        description="Load a model saved by `chainrule train --save` (or model.save) and print its "
@@ -128,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args)
     except (ValueError, OSError) as exc:

@@ -44,6 +44,8 @@ class Recipe:
 
     def run(self, args) -> int:
         """Train as ``chainrule train`` does: the recipe's own flow, or the image-classifier one."""
+        if self.train is not None and (getattr(args, "data_parallel", 1) or 1) > 1:
+            raise ValueError(f"recipe {self.name}: --processes is supported by the image-classifier recipes only")
         return (self.train or train_image_classifier)(self, args)
 
 
@@ -205,6 +207,14 @@ def table(width: int = 0) -> str:
 
 
 # ------------------------------------------------------------------------------- the default flow
+def per_rank_batch(batch_size: int, processes: int) -> int:
+    """Each process's part of a global batch of ``batch_size`` shared by ``processes`` (``--processes``)."""
+    if batch_size % processes:
+        raise ValueError(f"--processes {processes}: the batch size {batch_size} must be a multiple of the "
+                         "number of processes (each takes an equal part of every batch)")
+    return batch_size // processes
+
+
 def train_image_classifier(recipe: Recipe, args) -> int:
     """Fit ``recipe.build()`` on its dataset's training images, print the test loss and accuracy,
     save the model when ``args.save`` is given."""
@@ -216,8 +226,14 @@ def train_image_classifier(recipe: Recipe, args) -> int:
     model = recipe.build()
     epochs = args.epochs if args.epochs is not None else recipe.epochs
     batch_size = args.batch_size if args.batch_size is not None else recipe.batch_size
-    model.compile(optimizer=recipe.make_optimizer(epochs, len(x_train), batch_size), loss=recipe.loss,
-                  metrics=["accuracy"])
+    optimizer = recipe.make_optimizer(epochs, len(x_train), batch_size)
+    processes = getattr(args, "data_parallel", 1) or 1
+    if processes > 1:  # the recipe's global batch, shared by the processes (the same run, faster)
+        import chainrule.distributed as crd
+
+        optimizer, batch_size = crd.DistributedOptimizer(optimizer), per_rank_batch(batch_size, processes)
+        print(f"data-parallel on {processes} processes: each takes {batch_size} of every batch")
+    model.compile(optimizer=optimizer, loss=recipe.loss, metrics=["accuracy"])
     print(f"recipe {recipe.name}: {recipe.description}")
     print(f"training on {len(x_train)} {recipe.dataset} images for {epochs} epoch(s), batch size {batch_size}")
     start = time.perf_counter()

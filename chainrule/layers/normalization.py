@@ -5,6 +5,8 @@ The math (and its gradient) is in ``chainrule.ops.normalization`` and docs/batch
 """
 from __future__ import annotations
 
+import sys
+
 from ..ops import nn
 from ..ops import normalization as norm_ops
 from ..ops.elementwise import maximum, sqrt
@@ -119,6 +121,9 @@ class BatchNormalization(_Normalization):
     moving_mean and moving_variance (non-trainable). Parameters: 4 * features (2 * features
     trainable) with the defaults. PyTorch's BatchNorm has ``momentum = 1 - this momentum``,
     ``eps=1e-5``, and updates its running variance with the unbiased batch variance.
+
+    Data-parallel training (chainrule.distributed): each rank normalizes with its own batch's
+    statistics by default (as Horovod); ``synchronized=True`` uses those of the global batch.
     """
 
     _kind = "BatchNormalization"
@@ -136,7 +141,9 @@ class BatchNormalization(_Normalization):
             raise ValueError(f"BatchNormalization: momentum must be in [0, 1], got {momentum}")
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self.synchronized = bool(synchronized)  # one process: nothing to synchronize
+        # Several processes (chainrule.distributed): True takes the statistics over every rank's
+        # samples; False (Keras's default) over each rank's own. One process: nothing to synchronize.
+        self.synchronized = bool(synchronized)
         self.moving_mean = None
         self.moving_variance = None
 
@@ -152,6 +159,13 @@ class BatchNormalization(_Normalization):
     def call(self, inputs, training=False):
         self._check_input(inputs)
         x = _as_float(self, inputs, self.moving_mean.data.dtype)
+        if self.synchronized and training and self.trainable:
+            # Data-parallel runs: statistics over every rank's batch. chainrule.distributed (a higher
+            # floor) registers itself by being imported; this layer never imports it.
+            sync = sys.modules.get("chainrule.distributed.sync_batch_norm")
+            if sync is not None and sync.active():
+                return sync.sync_batch_norm(x, self.moving_mean, self.moving_variance, self.gamma, self.beta,
+                                            momentum=self.momentum, epsilon=self.epsilon, axis=self._axes)
         return norm_ops.batch_norm(
             x, self.moving_mean, self.moving_variance, self.gamma, self.beta,
             training=bool(training) and self.trainable, momentum=self.momentum, epsilon=self.epsilon,

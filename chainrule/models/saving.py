@@ -345,9 +345,21 @@ def _compile_config(model):
     return cfg
 
 
+def _worker_process() -> bool:
+    """True on ranks other than 0 of a data-parallel run (chainrule.distributed on several processes),
+    which leave writing to rank 0; found in sys.modules, never imported from here."""
+    comm = sys.modules.get("chainrule.distributed.comm")
+    return comm is not None and comm.active() and not comm.is_root()
+
+
 def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
-    """Write ``model`` (architecture, weights, compile settings, optimizer state) to one file."""
+    """Write ``model`` (architecture, weights, compile settings, optimizer state) to one file.
+
+    In a data-parallel run on several processes only rank 0 writes (the ranks hold the same weights).
+    """
     who = "model.save"
+    if _worker_process():
+        return
     if hasattr(model, "_ensure_built"):
         model._ensure_built()
     try:
@@ -372,6 +384,8 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
 
 def save_weights(model, filepath, overwrite: bool = True) -> None:
     """Write the weights of ``model`` (in ``model.weights`` order) to a safetensors file."""
+    if _worker_process():
+        return  # rank 0 writes (see save_model)
     if hasattr(model, "_ensure_built"):
         model._ensure_built()
     tensors = _weight_tensors(model)

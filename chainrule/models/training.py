@@ -21,6 +21,12 @@ over the epoch so far, weighted by batch size.
 
 The data (arrays, Tensors, a DataLoader or any iterable of batches) is turned
 into batches by ``data_adapter``.
+
+Data-parallel runs (``chainrule.distributed``): when the model was compiled with a
+``DistributedOptimizer`` on several processes, the optimizer hands the loops a plan
+(``_data_parallel``) that they consult at a few points: it shards the batches, averages
+the logs over the ranks, and keeps progress and file-writing callbacks on rank 0. On one
+process the plan is None and nothing changes.
 """
 from __future__ import annotations
 
@@ -63,6 +69,12 @@ def _all_finite(a) -> bool:
     # A finite sum means every element is finite (inf and NaN propagate); only an overflowing
     # sum needs the elementwise check.
     return math.isfinite(a.sum()) or bool(np.isfinite(a).all())
+
+
+def _data_parallel(model):
+    """The data-parallel plan of a model compiled with chainrule.distributed's DistributedOptimizer
+    on several processes, else None (this module never imports chainrule.distributed)."""
+    return getattr(getattr(model, "optimizer", None), "data_parallel", None)
 
 
 def _state_weights(model) -> list:
@@ -139,6 +151,8 @@ class Stepper:
                 bad = "gradients"
             else:
                 self.optimizer.apply(grads, self._weights)
+        if bad is not None and hasattr(self.optimizer, "skip_step") and self._weights:
+            self.optimizer.skip_step(self._weights)  # data-parallel: every rank skips this step together
         if state is not None:
             if bad is not None:
                 for w, buf in zip(*state):
@@ -203,6 +217,9 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
 
     stepper = Stepper(model, "fit")
     verbose = _verbosity(verbose, "fit")
+    dist = _data_parallel(model)
+    if dist is not None:
+        verbose, callbacks = dist.fit_options(verbose, callbacks)
     batch_size = 32 if batch_size is None else batch_size
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
@@ -214,6 +231,9 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
         vx, vy, vsw = unpack_validation(validation_data)
         val = make_batches(model, vx, vy, vsw, validation_batch_size or batch_size, False, validation_steps,
                            where="fit (validation_data)")
+    if dist is not None:
+        train = dist.shard_train(train, model, steps_per_epoch)
+        val = None if val is None else dist.shard_eval(val)
     cb = cbks.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
                            verbose=verbose, epochs=int(epochs), steps=train.steps)
     stepper.guard = any(isinstance(c, cbks.TerminateOnNaN) for c in cb.callbacks)
@@ -228,6 +248,8 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
         for step, (xb, yb, swb) in enumerate(train.epoch()):
             cb.on_train_batch_begin(step)
             logs = stepper.train_step(xb, yb, swb)
+            if dist is not None:
+                logs = dist.average_logs(logs, train)
             ran += 1
             cb.on_train_batch_end(step, logs)
             if model.stop_training:
@@ -242,6 +264,8 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
             val_logs = _evaluate_batches(model, val, cb, Stepper(model, "fit"))
             epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
         cb.on_epoch_end(epoch, epoch_logs)
+        if dist is not None:
+            model.stop_training = dist.agree_to_stop(model.stop_training)
         if model.stop_training:
             break
     cb.on_train_end(epoch_logs)
@@ -256,6 +280,9 @@ def _evaluate_batches(model, data, cb, stepper) -> dict:
         cb.on_test_batch_begin(step)
         logs = stepper.test_step(xb, yb, swb)
         cb.on_test_batch_end(step, logs)
+    dist = _data_parallel(model)
+    if dist is not None:
+        logs = dist.average_eval_logs(logs, data)
     if not logs:
         raise ValueError("evaluate: the data gave no batches")
     cb.on_test_end(logs)
@@ -270,6 +297,10 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weig
     verbose = _verbosity(verbose, "evaluate")
     data = make_batches(model, x, y, sample_weight, 32 if batch_size is None else batch_size, False, steps,
                         where="evaluate")
+    dist = _data_parallel(model)
+    if dist is not None:
+        verbose, callbacks = dist.fit_options(verbose, callbacks)
+        data = dist.shard_eval(data)
     cb = cbks.CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
                            steps=data.steps)
     logs = _evaluate_batches(model, data, cb, stepper)
@@ -285,6 +316,10 @@ def predict(model, x, batch_size=None, verbose=0, steps=None, callbacks=None):
     verbose = _verbosity(verbose, "predict")
     data = make_batches(model, x, None, None, 32 if batch_size is None else batch_size, False, steps,
                         where="predict", need_y=False)
+    dist = _data_parallel(model)
+    if dist is not None:
+        verbose, callbacks = dist.fit_options(verbose, callbacks)
+        data = dist.shard_eval(data)
     cb = cbks.CallbackList(callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
                            steps=data.steps)
     cb.on_predict_begin()
@@ -306,8 +341,10 @@ def predict(model, x, batch_size=None, verbose=0, steps=None, callbacks=None):
     if isinstance(outputs[0], dict):
         return {k: np.concatenate([o[k] for o in outputs]) for k in outputs[0]}
     if isinstance(outputs[0], list):
-        return [np.concatenate([o[i] for o in outputs]) for i in range(len(outputs[0]))]
-    return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
+        result = [np.concatenate([o[i] for o in outputs]) for i in range(len(outputs[0]))]
+    else:
+        result = outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
+    return result if dist is None else dist.gather(result, data)
 
 
 def train_on_batch(model, x, y, sample_weight=None, class_weight=None, return_dict=False):
