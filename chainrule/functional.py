@@ -21,3 +21,5 @@ from .ops.normalization import batch_norm, layer_norm  # noqa: F401
 # --- convolution and pooling (ops/conv.py, ops/pool.py)
 from .ops.conv import conv, conv_transpose  # noqa: F401
 from .ops.pool import avg_pool, global_avg_pool, global_max_pool, max_pool  # noqa: F401
+# --- attention (ops/attention.py)
+from .ops.attention import scaled_dot_product_attention  # noqa: F401

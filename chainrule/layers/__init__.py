@@ -25,3 +25,12 @@ __all__ = [
     "AvgPool3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
 ]
+from .attention import AdditiveAttention, Attention  # noqa: E402
+from .multi_head_attention import MultiHeadAttention  # noqa: E402
+from .position import PositionEmbedding, SinePositionEncoding, TokenAndPositionEmbedding  # noqa: E402
+from .transformer import TransformerDecoder, TransformerEncoder  # noqa: E402
+
+__all__ += [
+    "AdditiveAttention", "Attention", "MultiHeadAttention", "PositionEmbedding", "SinePositionEncoding",
+    "TokenAndPositionEmbedding", "TransformerDecoder", "TransformerEncoder",
+]
