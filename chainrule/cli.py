@@ -13,8 +13,10 @@ import time
 
 
 def _train(args) -> int:
-    from . import backend, recipes
+    from . import backend, gpt_recipe, recipes
 
+    if args.recipe in gpt_recipe.CLI_RECIPES:  # the text recipes train with their own loop
+        return gpt_recipe.train_from_cli(args)
     recipe = recipes.get(args.recipe)
     if args.seed is not None:
         backend.manual_seed(args.seed)
@@ -66,6 +68,10 @@ def _list(_args) -> int:
 
     for name, r in sorted(recipes.RECIPES.items()):
         print(f"{name:12s} {r.description} ({r.epochs} epochs, batch {r.batch_size})")
+    from . import gpt_recipe
+
+    for name, description in gpt_recipe.CLI_RECIPES.items():
+        print(f"{name:12s} {description}")
     return 0
 
 
