@@ -258,6 +258,8 @@ class MultiHeadAttention(Layer):
             except ValueError:
                 raise ValueError(f"{self.name}: attention_mask of shape {mask.shape} does not broadcast to "
                                  f"(batch, T, S) = {(batch, t, s)}") from None
+            if mask.ndim == 2:  # (T, S): the same mask for every sequence of the batch
+                mask = mask[None]
             if mask.ndim != 3:
                 raise ValueError(f"{self.name}: attention_mask must have shape (batch, T, S) = "
                                  f"{(batch, t, s)}, got {mask.shape}")
