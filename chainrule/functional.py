@@ -24,3 +24,5 @@ from .ops.pool import avg_pool, global_avg_pool, global_max_pool, max_pool  # no
 # --- group normalization (ops/group_norm.py) and resizing (ops/interpolation.py)
 from .ops.group_norm import group_norm  # noqa: F401
 from .ops.interpolation import interpolate  # noqa: F401
+# --- attention (ops/attention.py)
+from .ops.attention import scaled_dot_product_attention  # noqa: F401

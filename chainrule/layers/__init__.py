@@ -45,3 +45,12 @@ __all__ = [
     "GaussianNoise", "GaussianDropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
     "ActivityRegularization", "GroupNormalization", "UnitNormalization", "Rescaling", "Normalization",
 ]
+from .attention import AdditiveAttention, Attention  # noqa: E402
+from .multi_head_attention import MultiHeadAttention  # noqa: E402
+from .position import PositionEmbedding, SinePositionEncoding, TokenAndPositionEmbedding  # noqa: E402
+from .transformer import TransformerDecoder, TransformerEncoder  # noqa: E402
+
+__all__ += [
+    "AdditiveAttention", "Attention", "MultiHeadAttention", "PositionEmbedding", "SinePositionEncoding",
+    "TokenAndPositionEmbedding", "TransformerDecoder", "TransformerEncoder",
+]

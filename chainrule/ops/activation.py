@@ -133,6 +133,34 @@ def erf_array(x):
     return out.astype(out_dtype, copy=False)
 
 
+# erfc(z) = t exp(-z^2 + P(t)), t = 1/(1 + z/2), z >= 0: the Chebyshev fit of Numerical Recipes
+# (erfcc), relative error below 1.2e-7 for every z -- float32's precision, in about 25 float32
+# passes instead of erf_array's float64 piecewise evaluation.
+_ERFCC = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587,
+          -0.82215223, 0.17087277)
+
+
+def normal_cdf_float32(x):
+    """Phi(x) = (1 + erf(x / sqrt 2)) / 2 of a float32 array, to float32 precision (absolute error
+    about 1e-7), computed in float32; used by the exact GELU on float32 data."""
+    f = xp.float32
+    z = xp.abs(x) * f(_INV_SQRT_2)
+    t = z * f(0.5)
+    t += f(1.0)
+    xp.reciprocal(t, out=t)
+    acc = t * f(_ERFCC[-1])
+    for c in _ERFCC[-2:0:-1]:
+        acc += f(c)
+        acc *= t
+    acc += f(_ERFCC[0])
+    z *= z
+    acc -= z
+    xp.exp(acc, out=acc)
+    acc *= t                      # erfc(|x| / sqrt 2)
+    acc *= f(0.5)                 # Phi(-|x|)
+    return xp.where(x >= 0, f(1.0) - acc, acc)
+
+
 class Erf(Function):
     """y = erf(x) = (2/sqrt(pi)) int_0^x e^{-t^2} dt.  dy/dx = (2/sqrt(pi)) e^{-x^2}."""
 
@@ -264,7 +292,10 @@ class Gelu(Function):
         if approximate:
             self.t = xp.tanh(_SQRT_2_OVER_PI * (x + _GELU_K * x * x * x))
             return (0.5 * x * (1 + self.t)).astype(x.dtype, copy=False)
-        self.cdf = 0.5 * (1 + erf_array(x * _INV_SQRT_2))
+        if x.dtype == xp.float32:
+            self.cdf = normal_cdf_float32(x)
+        else:
+            self.cdf = 0.5 * (1 + erf_array(x * _INV_SQRT_2))
         return x * self.cdf
 
     def backward(self, g):
