@@ -92,7 +92,8 @@ def test_train_help_documents_every_option_with_its_default_and_lists_the_recipe
     listing = out.split("recipes (name")[1]
     for name, recipe in recipes.RECIPES.items():
         line = next(l for l in listing.splitlines() if l.strip().startswith(name + " "))
-        assert recipe.description in line and f"{recipe.epochs} epochs" in line
+        assert recipe.description in line
+        assert recipe.train is not None or f"{recipe.epochs} epochs" in line  # own flows list no epochs
     for old in recipes.DEPRECATED_NAMES:
         assert old in " ".join(listing.split())
 
