@@ -24,8 +24,9 @@ from . import (  # noqa: E402
 )
 from .data import datasets  # noqa: E402
 from .models import Model, Sequential  # noqa: E402
+from . import utils  # noqa: E402  (pictures and helpers; matplotlib/Pillow only when called)
 
 __all__ += [
     "activations", "callbacks", "data", "datasets", "functional", "initializers", "layers", "losses", "metrics",
-    "models", "optimizers", "regularizers", "Model", "Sequential",
+    "models", "optimizers", "regularizers", "Model", "Sequential", "utils",
 ]

@@ -2,6 +2,7 @@
 
     chainrule train RECIPE [--epochs N] [--batch-size B] [--save PATH] [--seed S] [--verbose V]
     chainrule evaluate PATH --dataset mnist|fashion_mnist [--batch-size B]
+    chainrule sample MODEL [--n 64] [--out grid.png]
     chainrule recipes
 """
 from __future__ import annotations
@@ -14,6 +15,14 @@ import time
 
 def _train(args) -> int:
     from . import backend, recipes
+    from .generative.mnist import GAN_RECIPES
+
+    if args.recipe in GAN_RECIPES:  # generative recipes have their own flow (chainrule/generative/mnist.py)
+        from .generative.mnist import train_gan
+
+        train_gan(args.recipe, epochs=args.epochs, batch_size=args.batch_size, minutes=args.minutes,
+                  seed=args.seed, save=args.save, grid=args.grid, verbose=args.verbose)
+        return 0
 
     recipe = recipes.get(args.recipe)
     if args.seed is not None:
@@ -63,9 +72,18 @@ def _evaluate(args) -> int:
 
 def _list(_args) -> int:
     from . import recipes
+    from .generative.mnist import GAN_RECIPES
 
-    for name, r in sorted(recipes.RECIPES.items()):
+    for name, r in sorted({**recipes.RECIPES, **GAN_RECIPES}.items()):
         print(f"{name:12s} {r.description} ({r.epochs} epochs, batch {r.batch_size})")
+    return 0
+
+
+def _sample(args) -> int:
+    from .generative.mnist import sample
+
+    sample(args.model, n=args.n, out=args.out, seed=args.seed)
+    print(f"wrote {args.n} images to {args.out}")
     return 0
 
 
@@ -79,12 +97,20 @@ def main(argv=None) -> int:
     t.add_argument("--save", default=None, help="save the trained model to this file")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
+    t.add_argument("--minutes", type=float, default=None, help="GAN recipes: stop training after this many minutes")
+    t.add_argument("--grid", default=None, help="GAN recipes: write 64 generated images to this PNG")
     t.set_defaults(func=_train)
     e = sub.add_parser("evaluate", help="evaluate a saved model on a test set")
     e.add_argument("path")
     e.add_argument("--dataset", default="mnist")
     e.add_argument("--batch-size", type=int, default=256)
     e.set_defaults(func=_evaluate)
+    s = sub.add_parser("sample", help="write a grid of images from a saved generator or VAE decoder")
+    s.add_argument("model", help="a saved generator/decoder (latent vector -> image), GAN or VAE")
+    s.add_argument("--n", type=int, default=64, help="number of images (default 64)")
+    s.add_argument("--out", default="grid.png", help="the PNG to write (default grid.png)")
+    s.add_argument("--seed", type=int, default=None)
+    s.set_defaults(func=_sample)
     r = sub.add_parser("recipes", help="list the training recipes")
     r.set_defaults(func=_list)
     args = parser.parse_args(argv)

@@ -21,3 +21,8 @@ from .ops.normalization import batch_norm, layer_norm  # noqa: F401
 # --- convolution and pooling (ops/conv.py, ops/pool.py)
 from .ops.conv import conv, conv_transpose  # noqa: F401
 from .ops.pool import avg_pool, global_avg_pool, global_max_pool, max_pool  # noqa: F401
+# --- generative models: the VAE's sampling and ELBO terms, the GAN losses (ops/generative.py)
+from .ops.generative import (  # noqa: F401
+    binary_crossentropy_sum, discriminator_loss, gaussian_kl, generator_loss, gradient_penalty, reparameterize,
+    wasserstein_critic_loss, wasserstein_generator_loss,
+)

@@ -1,0 +1,152 @@
+"""Generative adversarial networks trained by ``fit`` through an overridden ``train_step``.
+
+A generator G maps a latent vector z ~ N(0, I) to an image; a discriminator (critic) D
+scores images. Each step of ``fit`` takes one batch x of real images and
+
+    1. updates D (``critic_steps`` times) on real x and fake G(z) (G's output detached, so G's
+       weights are left alone):  minimax/non-saturating: L_D = E softplus(-D(x)) + E softplus(D(G(z)))
+                                 wasserstein-gp:         L_D = E D(G(z)) - E D(x) + lambda GP
+    2. updates G through D (only G's weights are given to the optimizer):
+                                 non-saturating: L_G = E softplus(-D(G(z)))     minimax: -E softplus(D(G(z)))
+                                 wasserstein-gp: L_G = -E D(G(z))
+
+with the losses of ``F`` (``ops/generative.py``, derived in docs/generative.md). The
+architecture is a small DCGAN for 28x28x1 images in [0, 1]: Dense -> BatchNorm -> LeakyReLU
+-> 7x7x128 -> Conv2DTranspose(64, 4, stride 2) -> BatchNorm -> LeakyReLU -> Conv2DTranspose(1,
+4, stride 2, sigmoid); the discriminator two stride-2 4x4 convolutions with LeakyReLU(0.2) and
+a Dense logit (no batch normalization: the gradient penalty is per sample).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F
+from .. import layers as L
+from .. import metrics, optimizers
+from ..autograd.engine import grad
+from ..autograd.grad_mode import no_grad
+from ..backend import floatx_dtype, rng
+from ..autograd.tensor import Tensor
+from ..models import Model, Sequential
+from ..models.custom_step import unpack_x_y_sample_weight
+
+LOSSES = ("non_saturating", "minimax", "wasserstein_gp")
+
+
+def _positive(where: str, name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{where}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def dcgan_generator(latent_dim: int = 64, image_shape=(28, 28, 1), name: str = "generator") -> Sequential:
+    """z (latent_dim) -> image of ``image_shape`` (height and width divisible by 4), values in [0, 1]."""
+    latent_dim = _positive("dcgan_generator", "latent_dim", latent_dim)
+    h, w, c = image_shape
+    if h % 4 or w % 4:
+        raise ValueError(f"dcgan_generator: image height and width must be divisible by 4, got {image_shape}")
+    return Sequential([
+        L.Input((latent_dim,)),
+        L.Dense(h // 4 * w // 4 * 128),
+        L.BatchNormalization(),
+        L.Activation("leaky_relu"),
+        L.Reshape((h // 4, w // 4, 128)),
+        L.Conv2DTranspose(64, 4, strides=2, padding="same"),
+        L.BatchNormalization(),
+        L.Activation("leaky_relu"),
+        L.Conv2DTranspose(c, 4, strides=2, padding="same", activation="sigmoid"),
+    ], name=name)
+
+
+def dcgan_discriminator(image_shape=(28, 28, 1), name: str = "discriminator") -> Sequential:
+    """image -> one logit (or critic score) per image."""
+    return Sequential([
+        L.Input(tuple(image_shape)),
+        L.Conv2D(64, 4, strides=2, padding="same", activation="leaky_relu"),
+        L.Conv2D(128, 4, strides=2, padding="same", activation="leaky_relu"),
+        L.Flatten(),
+        L.Dense(1),
+    ], name=name)
+
+
+class GAN(Model):
+    """A DCGAN (``loss="non_saturating"`` or ``"minimax"``) or a WGAN-GP (``loss="wasserstein_gp"``).
+
+    ``compile(d_optimizer=, g_optimizer=)`` sets one optimizer for each network; ``fit(x)`` (real images,
+    no targets) trains both, logging ``d_loss`` and ``g_loss`` (and ``gp`` for WGAN-GP) as means over
+    the epoch. ``gan(z)`` is the generator; ``generate(n)`` samples n images as an array.
+    """
+
+    def __init__(self, latent_dim: int = 64, image_shape=(28, 28, 1), loss: str = "non_saturating",
+                 gp_weight: float = 10.0, critic_steps: int = 1, name: str | None = None):
+        super().__init__(name=name)
+        if loss not in LOSSES:
+            raise ValueError(f"GAN: unknown loss {loss!r}; known: {', '.join(LOSSES)}")
+        self.latent_dim = _positive("GAN", "latent_dim", latent_dim)
+        self.critic_steps = _positive("GAN", "critic_steps", critic_steps)
+        self.image_shape = tuple(int(d) for d in image_shape)
+        self.gan_loss = loss
+        self.gp_weight = float(gp_weight)
+        self.generator = dcgan_generator(self.latent_dim, self.image_shape)
+        self.discriminator = dcgan_discriminator(self.image_shape)
+        self.d_loss_tracker = metrics.Mean(name="d_loss")
+        self.g_loss_tracker = metrics.Mean(name="g_loss")
+        self.gp_tracker = metrics.Mean(name="gp") if loss == "wasserstein_gp" else None
+        self.d_optimizer = self.g_optimizer = None
+
+    def compile(self, d_optimizer="adam", g_optimizer="adam", **kwargs) -> None:
+        super().compile(**kwargs)
+        self.d_optimizer = optimizers.get(d_optimizer)
+        self.g_optimizer = optimizers.get(g_optimizer)
+
+    def call(self, z, training=False):
+        return self.generator(z, training=training)
+
+    def sample_latent(self, n: int) -> Tensor:
+        return Tensor._wrap(rng().standard_normal((n, self.latent_dim)).astype(floatx_dtype()))
+
+    def generate(self, n: int, batch_size: int = 500) -> np.ndarray:
+        """n generated images as an array (inference mode: BatchNormalization uses its moving statistics)."""
+        out = []
+        with no_grad():
+            for start in range(0, n, batch_size):
+                out.append(self.generator(self.sample_latent(min(batch_size, n - start)), training=False).data)
+        return np.concatenate(out)
+
+    def _d_loss(self, real, fake):
+        d = self.discriminator
+        real_scores, fake_scores = d(real, training=True), d(fake, training=True)
+        if self.gan_loss != "wasserstein_gp":
+            return F.discriminator_loss(real_scores, fake_scores), None
+        gp = F.gradient_penalty(lambda v: d(v, training=True), real, fake)
+        return F.wasserstein_critic_loss(real_scores, fake_scores) + self.gp_weight * gp, gp
+
+    def _g_loss(self, fake_scores):
+        if self.gan_loss == "wasserstein_gp":
+            return F.wasserstein_generator_loss(fake_scores)
+        return F.generator_loss(fake_scores, non_saturating=self.gan_loss == "non_saturating")
+
+    def train_step(self, data):
+        if self.d_optimizer is None:
+            raise RuntimeError("GAN.train_step: compile(d_optimizer=..., g_optimizer=...) first")
+        real, _, _ = unpack_x_y_sample_weight(data)
+        n = real.shape[0]
+        d_weights = self.discriminator.trainable_weights
+        for _ in range(self.critic_steps):
+            fake = self.generator(self.sample_latent(n), training=True).detach()  # D's step leaves G alone
+            d_loss, gp = self._d_loss(real, fake)
+            self.d_optimizer.apply(grad(d_loss, d_weights), d_weights)
+        g_weights = self.generator.trainable_weights  # G's step: D's weights are not updated
+        g_loss = self._g_loss(self.discriminator(self.generator(self.sample_latent(n), training=True),
+                                                 training=True))
+        self.g_optimizer.apply(grad(g_loss, g_weights), g_weights)
+        self.d_loss_tracker.update_state(float(d_loss.data))
+        self.g_loss_tracker.update_state(float(g_loss.data))
+        logs = {"d_loss": self.d_loss_tracker, "g_loss": self.g_loss_tracker}
+        if gp is not None:
+            self.gp_tracker.update_state(float(gp.data))
+            logs["gp"] = self.gp_tracker
+        return logs
+
+
+__all__ = ["GAN", "LOSSES", "dcgan_discriminator", "dcgan_generator"]
