@@ -126,20 +126,31 @@ class GAN(Model):
             return F.wasserstein_generator_loss(fake_scores)
         return F.generator_loss(fake_scores, non_saturating=self.gan_loss == "non_saturating")
 
+    def discriminator_step(self, real):
+        """One update of the discriminator on real images and fakes; the generator's weights are left alone
+        (its output is detached, and only the discriminator's weights go to the optimizer)."""
+        n = real.shape[0]
+        fake = self.generator(self.sample_latent(n), training=True).detach()
+        d_loss, gp = self._d_loss(real, fake)
+        d_weights = self.discriminator.trainable_weights
+        self.d_optimizer.apply(grad(d_loss, d_weights), d_weights)
+        return d_loss, gp
+
+    def generator_step(self, n: int):
+        """One update of the generator through the discriminator; only the generator's weights change."""
+        g_loss = self._g_loss(self.discriminator(self.generator(self.sample_latent(n), training=True),
+                                                 training=True))
+        g_weights = self.generator.trainable_weights
+        self.g_optimizer.apply(grad(g_loss, g_weights), g_weights)
+        return g_loss
+
     def train_step(self, data):
         if self.d_optimizer is None:
             raise RuntimeError("GAN.train_step: compile(d_optimizer=..., g_optimizer=...) first")
         real, _, _ = unpack_x_y_sample_weight(data)
-        n = real.shape[0]
-        d_weights = self.discriminator.trainable_weights
         for _ in range(self.critic_steps):
-            fake = self.generator(self.sample_latent(n), training=True).detach()  # D's step leaves G alone
-            d_loss, gp = self._d_loss(real, fake)
-            self.d_optimizer.apply(grad(d_loss, d_weights), d_weights)
-        g_weights = self.generator.trainable_weights  # G's step: D's weights are not updated
-        g_loss = self._g_loss(self.discriminator(self.generator(self.sample_latent(n), training=True),
-                                                 training=True))
-        self.g_optimizer.apply(grad(g_loss, g_weights), g_weights)
+            d_loss, gp = self.discriminator_step(real)
+        g_loss = self.generator_step(real.shape[0])
         self.d_loss_tracker.update_state(float(d_loss.data))
         self.g_loss_tracker.update_state(float(g_loss.data))
         logs = {"d_loss": self.d_loss_tracker, "g_loss": self.g_loss_tracker}

@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import layers as L
-from .. import metrics
+from .. import initializers, metrics
 from ..autograd.engine import grad
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
@@ -40,11 +40,11 @@ from .gan import _positive
 class GaussianEncoder(Model):
     """x -> (z_mean, z_log_var): a body network, then two Dense heads of ``latent_dim`` units."""
 
-    def __init__(self, body: Sequential, latent_dim: int, name: str | None = None):
+    def __init__(self, body: Sequential, latent_dim: int, name: str | None = None, heads=None):
         super().__init__(name=name)
         self.body = body
-        self.dense_mean = L.Dense(latent_dim, name="z_mean")
-        self.dense_log_var = L.Dense(latent_dim, name="z_log_var")
+        heads = heads or [L.Dense(latent_dim, name="z_mean"), L.Dense(latent_dim, name="z_log_var")]
+        self.dense_mean, self.dense_log_var = heads
 
     def call(self, x, training=False):
         h = self.body(x, training=training)
@@ -117,17 +117,37 @@ class VAE(Model):
         return self._logs(*self._losses(data, training=False))
 
 
-class MLPVAE(VAE):
-    """PyTorch's examples/vae: 784-400-(20, 20) encoder, 20-400-784 decoder, on flat images in [0, 1]."""
+def _dense(units, fan_in, activation=None, torch_init=False, name=None):
+    """Dense with Keras's initialization, or (``torch_init``) PyTorch's nn.Linear's: kernel and bias
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (VarianceScaling(1/3, fan_in, uniform) for the kernel)."""
+    if not torch_init:
+        return L.Dense(units, activation=activation, name=name)
+    bound = 1.0 / np.sqrt(fan_in)
+    return L.Dense(units, activation=activation, name=name,
+                   kernel_initializer=initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform"),
+                   bias_initializer=initializers.RandomUniform(-bound, bound))
 
-    def __init__(self, input_dim: int = 784, hidden: int = 400, latent_dim: int = 20, name: str | None = None):
+
+class MLPVAE(VAE):
+    """PyTorch's examples/vae: 784-400-(20, 20) encoder, 20-400-784 decoder, on flat images in [0, 1].
+
+    ``torch_init=True`` (the default here, as the model is PyTorch's) initializes the Dense layers as
+    PyTorch's nn.Linear; ``False`` uses Keras's (Glorot-uniform kernels, zero biases).
+    """
+
+    def __init__(self, input_dim: int = 784, hidden: int = 400, latent_dim: int = 20, torch_init: bool = True,
+                 name: str | None = None):
         super().__init__(latent_dim, name=name)
         self.input_shape_ = (_positive("MLPVAE", "input_dim", input_dim),)
         hidden = _positive("MLPVAE", "hidden", hidden)
-        self.encoder = GaussianEncoder(Sequential([L.Input((input_dim,)), L.Dense(hidden, activation="relu")],
-                                                  name="encoder_body"), self.latent_dim, name="encoder")
+        t = bool(torch_init)
+        self.encoder = GaussianEncoder(
+            Sequential([L.Input((input_dim,)), _dense(hidden, input_dim, "relu", t)], name="encoder_body"),
+            self.latent_dim, name="encoder",
+            heads=[_dense(self.latent_dim, hidden, None, t, name) for name in ("z_mean", "z_log_var")])
         self.decoder = Sequential([
-            L.Input((self.latent_dim,)), L.Dense(hidden, activation="relu"), L.Dense(input_dim, activation="sigmoid"),
+            L.Input((self.latent_dim,)), _dense(hidden, self.latent_dim, "relu", t),
+            _dense(input_dim, hidden, "sigmoid", t),
         ], name="decoder")
         self._finish_build()
 

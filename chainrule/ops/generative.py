@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..autograd.engine import grad
+from ..autograd.grad_mode import enable_grad, is_grad_enabled
 from ..autograd.tensor import Tensor, ensure_tensor
 from ..backend import xp
 from .activation import softplus
@@ -197,15 +198,18 @@ def gradient_penalty(critic, real, fake, alpha=None, eps: float = 1e-12) -> Tens
     a = a.reshape((n,) + (1,) * (real.ndim - 1)).astype(real.data.dtype)
     x_hat = Tensor._wrap((a * real.data + (1 - a) * fake.data).astype(real.data.dtype, copy=False))
     x_hat.requires_grad = True
-    scores = critic(x_hat)
-    if not isinstance(scores, Tensor) or scores.shape[:1] != (n,):
-        raise ValueError(f"{op}: the critic must return a Tensor of scores with batch size {n}, got "
-                         f"{getattr(scores, 'shape', type(scores).__name__)}")
-    (g,) = grad(_sum(scores), [x_hat], create_graph=True)
-    if g is None:
-        raise ValueError(f"{op}: the critic's output does not depend on its input")
-    norm = sqrt(_sum(reshape(g * g, (n, -1)), axis=-1) + eps)
-    return mean((norm - 1.0) * (norm - 1.0))
+    recording = is_grad_enabled()
+    with enable_grad():  # the input gradient needs a graph even when evaluated under no_grad
+        scores = critic(x_hat)
+        if not isinstance(scores, Tensor) or scores.shape[:1] != (n,):
+            raise ValueError(f"{op}: the critic must return a Tensor of scores with batch size {n}, got "
+                             f"{getattr(scores, 'shape', type(scores).__name__)}")
+        (g,) = grad(_sum(scores), [x_hat], create_graph=True) if scores.requires_grad else (None,)
+        if g is None:
+            raise ValueError(f"{op}: the critic's output does not depend on its input")
+        norm = sqrt(_sum(reshape(g * g, (n, -1)), axis=-1) + eps)
+        penalty = mean((norm - 1.0) * (norm - 1.0))
+    return penalty if recording else penalty.detach()
 
 
 __all__ = [
