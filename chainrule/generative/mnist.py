@@ -101,7 +101,7 @@ def measure(images, reference, classifier=None) -> dict:
 
 
 def train_gan(recipe_name: str, epochs=None, batch_size=None, minutes=None, seed=0, save=None, grid=None,
-              history_plot=None, verbose=2) -> dict:
+              history_plot=None, verbose=2, callbacks=None, n_train=None) -> dict:
     """Train a GAN recipe, print and return its figures (classifier score, Fréchet distance, seconds)."""
     from .. import backend, optimizers, recipes
     from ..utils import save_image_grid
@@ -114,6 +114,8 @@ def train_gan(recipe_name: str, epochs=None, batch_size=None, minutes=None, seed
     if seed is not None:
         backend.manual_seed(seed)
     (x_train, _), (x_test, _) = recipes.load_images("mnist", "image")
+    if n_train is not None:
+        x_train = x_train[:n_train]
     classifier = load_classifier(verbose)
     gan = GAN(latent_dim=recipe.latent_dim, loss=recipe.loss, critic_steps=recipe.critic_steps)
     gan.compile(d_optimizer=optimizers.Adam(recipe.learning_rate, beta_1=0.5, beta_2=recipe.beta_2),
@@ -123,7 +125,7 @@ def train_gan(recipe_name: str, epochs=None, batch_size=None, minutes=None, seed
           f"batch size {batch_size}")
     limit = TimeLimit(minutes)
     start = time.perf_counter()
-    history = gan.fit(x_train, epochs=epochs, batch_size=batch_size, verbose=verbose, callbacks=[limit])
+    history = gan.fit(x_train, epochs=epochs, batch_size=batch_size, verbose=verbose, callbacks=[limit, *(callbacks or [])])
     seconds = time.perf_counter() - start
     ran = len(next(iter(history.history.values()), []))
     print(f"trained in {seconds:.1f} s ({ran} epoch(s){', stopped by the time limit' if limit.stopped else ''})")

@@ -16,11 +16,13 @@ def _matplotlib_pyplot():
     return plt
 
 
-def plot_history(history, to_file=None, keys=None, title: str | None = None, dpi: int = 100, figsize=(6.4, 4.0)):
+def plot_history(history, to_file=None, keys=None, title: str | None = None, dpi: int = 100, figsize=(6.4, 4.0),
+                 xlabel: str = "epoch"):
     """Draw the curves of a ``History`` (or its ``.history`` dict of lists) against the epoch.
 
     One panel per metric name; ``val_<name>`` is drawn in the panel of ``<name>``. ``keys`` picks the
-    names (default: all but the ``val_`` ones). Writes ``to_file`` (PNG by its extension) when given and
+    names (default: all but the ``val_`` ones); ``xlabel`` names the x axis (any dict of lists can be drawn,
+    e.g. losses logged every few batches). Writes ``to_file`` (PNG by its extension) when given and
     returns the matplotlib Figure.
     """
     logs = getattr(history, "history", history)
@@ -35,11 +37,12 @@ def plot_history(history, to_file=None, keys=None, title: str | None = None, dpi
                              squeeze=False)
     for ax, name in zip(axes[0], names):
         epochs = range(1, len(logs[name]) + 1)
-        ax.plot(epochs, logs[name], marker="o", markersize=3, label=name)
+        marker = "o" if len(logs[name]) <= 50 else None
+        ax.plot(epochs, logs[name], marker=marker, markersize=3, label=name)
         if "val_" + name in logs:
-            ax.plot(range(1, len(logs["val_" + name]) + 1), logs["val_" + name], marker="o", markersize=3,
+            ax.plot(range(1, len(logs["val_" + name]) + 1), logs["val_" + name], marker=marker, markersize=3,
                     label="val_" + name)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(xlabel)
         ax.set_title(name)
         ax.grid(alpha=0.3)
         ax.legend()
