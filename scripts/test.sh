@@ -8,7 +8,7 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q -e ".[test,plot]"
 # PyTorch is the oracle of the differential tests, never a dependency of the library.
 .venv/bin/python -m pip install -q torch==2.13.0
 if [ -z "${CHAINRULE_DATA:-}" ] && [ -d ../shared/datasets ]; then
