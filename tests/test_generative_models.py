@@ -95,3 +95,20 @@ def test_sample_writes_a_grid_from_a_gan_a_vae_and_a_decoder(tmp_path):
 def test_bad_model_arguments(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_gan_moving_average_generator(tmp_path):
+    cr.manual_seed(0)
+    gan = GAN(latent_dim=4, image_shape=(8, 8, 1), ema=0.5)
+    gan.compile(d_optimizer=cr.optimizers.Adam(1e-2), g_optimizer=cr.optimizers.Adam(1e-2))
+    assert gan.sampler is gan.generator_ema
+    before = [w.data.copy() for w in gan.generator.weights]
+    gan.generator_step(4)
+    for b, w, a in zip(before, gan.generator.weights, gan.generator_ema.weights):
+        np.testing.assert_allclose(a.data, 0.5 * b + 0.5 * w.data, rtol=1e-6, atol=1e-7)
+    z = cr.tensor(np.ones((2, 4), np.float32))
+    np.testing.assert_array_equal(gan(z).data, gan.generator_ema(z).data)
+    loaded = _roundtrip(gan, tmp_path / "ema.safetensors")
+    np.testing.assert_allclose(loaded(z).data, gan(z).data, rtol=1e-6)
+    with pytest.raises(ValueError, match="ema"):
+        GAN(ema=1.0)

@@ -75,10 +75,15 @@ class GAN(Model):
     ``compile(d_optimizer=, g_optimizer=)`` sets one optimizer for each network; ``fit(x)`` (real images,
     no targets) trains both, logging ``d_loss`` and ``g_loss`` (and ``gp`` for WGAN-GP) as means over
     the epoch. ``gan(z)`` is the generator; ``generate(n)`` samples n images as an array.
+
+    ``ema=d`` (e.g. 0.999) keeps an exponential moving average of the generator's weights,
+    w_ema <- d w_ema + (1 - d) w after every generator step (Yazici et al., 2019: "The unusual
+    effectiveness of averaging in GAN training"); it is the network that samples (``gan.sampler``,
+    ``gan(z)``, ``generate``, ``chainrule sample``), while training updates ``gan.generator``.
     """
 
     def __init__(self, latent_dim: int = 64, image_shape=(28, 28, 1), loss: str = "non_saturating",
-                 gp_weight: float = 10.0, critic_steps: int = 1, name: str | None = None):
+                 gp_weight: float = 10.0, critic_steps: int = 1, ema: float | None = None, name: str | None = None):
         super().__init__(name=name)
         if loss not in LOSSES:
             raise ValueError(f"GAN: unknown loss {loss!r}; known: {', '.join(LOSSES)}")
@@ -89,6 +94,15 @@ class GAN(Model):
         self.gp_weight = float(gp_weight)
         self.generator = dcgan_generator(self.latent_dim, self.image_shape)
         self.discriminator = dcgan_discriminator(self.image_shape)
+        if ema is not None and not 0.0 < float(ema) < 1.0:
+            raise ValueError(f"GAN: ema must be a decay in (0, 1) or None, got {ema!r}")
+        self.ema = None if ema is None else float(ema)
+        self.generator_ema = None
+        if self.ema is not None:  # a moving average of the generator's weights, the one that samples
+            self.generator_ema = dcgan_generator(self.latent_dim, self.image_shape, name="generator_ema")
+            for w, a in zip(self.generator.weights, self.generator_ema.weights):
+                a.data[...] = w.data
+                a.requires_grad = False
         self.d_loss_tracker = metrics.Mean(name="d_loss")
         self.g_loss_tracker = metrics.Mean(name="g_loss")
         self.gp_tracker = metrics.Mean(name="gp") if loss == "wasserstein_gp" else None
@@ -99,8 +113,20 @@ class GAN(Model):
         self.d_optimizer = optimizers.get(d_optimizer)
         self.g_optimizer = optimizers.get(g_optimizer)
 
+    @property
+    def sampler(self):
+        """The network that makes the images: the moving average of the generator when ``ema`` is set."""
+        return self.generator_ema if self.generator_ema is not None else self.generator
+
     def call(self, z, training=False):
-        return self.generator(z, training=training)
+        return self.sampler(z, training=training)
+
+    def _update_ema(self):
+        # w_ema <- d w_ema + (1 - d) w, for every weight (BatchNormalization's moving statistics included)
+        d = self.ema
+        for w, a in zip(self.generator.weights, self.generator_ema.weights):
+            a.data *= d
+            a.data += (1.0 - d) * w.data
 
     def sample_latent(self, n: int) -> Tensor:
         return Tensor._wrap(rng().standard_normal((n, self.latent_dim)).astype(floatx_dtype()))
@@ -110,7 +136,7 @@ class GAN(Model):
         out = []
         with no_grad():
             for start in range(0, n, batch_size):
-                out.append(self.generator(self.sample_latent(min(batch_size, n - start)), training=False).data)
+                out.append(self.sampler(self.sample_latent(min(batch_size, n - start)), training=False).data)
         return np.concatenate(out)
 
     def _d_loss(self, real, fake):
@@ -142,6 +168,8 @@ class GAN(Model):
                                                  training=True))
         g_weights = self.generator.trainable_weights
         self.g_optimizer.apply(grad(g_loss, g_weights), g_weights)
+        if self.generator_ema is not None:
+            self._update_ema()
         return g_loss
 
     def train_step(self, data):
