@@ -43,8 +43,8 @@ GAN_RECIPES = {
     r.name: r
     for r in [
         GANRecipe("gan-mnist", "DCGAN on MNIST: Dense -> 2 Conv2DTranspose generator, 2-conv discriminator, "
-                  "non-saturating loss, Adam(2e-4, beta_1=0.5), samples from a moving average (0.999) of the generator",
-                  "non_saturating", epochs=10, batch_size=64, learning_rate=2e-4, beta_2=0.999, ema=0.999),
+                  "non-saturating loss, Adam(2e-4, beta_1=0.5)", "non_saturating", epochs=10, batch_size=64,
+                  learning_rate=2e-4, beta_2=0.999),
         GANRecipe("wgan-gp-mnist", "WGAN-GP on MNIST: the DCGAN networks, Wasserstein loss with gradient penalty "
                   "(lambda 10, second-order backprop), 3 critic steps, Adam(2e-4, 0.5, 0.9)", "wasserstein_gp",
                   epochs=3, batch_size=64, learning_rate=2e-4, beta_2=0.9, critic_steps=3),
