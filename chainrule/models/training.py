@@ -20,7 +20,9 @@ a finiteness check of the gradients per step, and only when the callback is ther
 over the epoch so far, weighted by batch size.
 
 The data (arrays, Tensors, a DataLoader or any iterable of batches) is turned
-into batches by ``data_adapter``.
+into batches by ``data_adapter``. A model that overrides ``train_step``/``test_step``
+(a GAN, a VAE) runs its own step instead, and its returned metrics drive the logs
+(``custom_step``).
 """
 from __future__ import annotations
 
