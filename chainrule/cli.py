@@ -2,6 +2,7 @@
 
     chainrule train RECIPE [--epochs N] [--batch-size B] [--seed S] [--verbose 0|1|2|auto] [--save PATH] [--processes N]
     chainrule evaluate PATH [--dataset mnist|fashion_mnist] [--batch-size B]
+    chainrule sample MODEL [--n 64] [--out grid.png] [--seed S]
     chainrule recipes
 
 ``chainrule train --help`` lists the recipes (``chainrule/recipes.py``) with one line each.
@@ -74,6 +75,14 @@ def _list(_args) -> int:
     return 0
 
 
+def _sample(args) -> int:
+    from .generative.mnist import sample
+
+    sample(args.model, n=args.n, out=args.out, seed=args.seed)
+    print(f"wrote {args.n} images to {args.out}")
+    return 0
+
+
 def _verbose(value: str):
     """``--verbose``: 0, 1, 2 or auto."""
     if value == "auto":
@@ -138,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--processes", type=_positive_int, default=None, metavar="N",
                    help="train data-parallel on N processes (starts mpiexec; needs chainrule[mpi]); the batch "
                         "size stays the recipe's, split among the processes (default: one process)")
+    t.add_argument("--minutes", type=float, default=None, metavar="M",
+                   help="GAN recipes: stop training after this many minutes (default: the recipe's, 30)")
+    t.add_argument("--grid", default=None, metavar="PNG",
+                   help="GAN recipes: write 64 generated images to this PNG (default: none)")
     t.set_defaults(func=_train)
     e = sub.add_parser("evaluate", help="evaluate a saved model on a test set",
                        description="Load a model saved by `chainrule train --save` (or model.save) and print its "
@@ -148,6 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=_positive_int, default=256, metavar="B",
                    help="samples per evaluation step (default: 256)")
     e.set_defaults(func=_evaluate)
+    s = sub.add_parser("sample", help="write a grid of images from a saved generator or VAE decoder",
+                       description="Load a saved generator or VAE decoder (latent vector -> image), a GAN or a VAE, "
+                                   "and write a grid of generated images as a PNG.")
+    s.add_argument("model", metavar="MODEL", help="a saved generator/decoder, GAN or VAE")
+    s.add_argument("--n", type=_positive_int, default=64, metavar="N", help="number of images (default: 64)")
+    s.add_argument("--out", default="grid.png", metavar="PNG", help="the PNG to write (default: grid.png)")
+    s.add_argument("--seed", type=_seed, default=None, metavar="S",
+                   help="random seed for the latent vectors (default: not seeded)")
+    s.set_defaults(func=_sample)
     r = sub.add_parser("recipes", help="list the training recipes",
                        description="List the recipes `chainrule train` knows, with their default settings.")
     r.set_defaults(func=_list)

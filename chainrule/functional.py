@@ -26,3 +26,8 @@ from .ops.group_norm import group_norm  # noqa: F401
 from .ops.interpolation import interpolate  # noqa: F401
 # --- attention (ops/attention.py)
 from .ops.attention import scaled_dot_product_attention  # noqa: F401
+# --- generative models: the VAE's sampling and ELBO terms, the GAN losses (ops/generative.py)
+from .ops.generative import (  # noqa: F401
+    binary_crossentropy_sum, discriminator_loss, gaussian_kl, generator_loss, gradient_penalty, reparameterize,
+    wasserstein_critic_loss, wasserstein_generator_loss,
+)

@@ -258,3 +258,17 @@ def _train_gpt(recipe: Recipe, args) -> int:
 
 register(Recipe("gpt-shakespeare", "a 4-layer character GPT on Tiny Shakespeare, 30 minutes of training on a CPU "
                 "(validation loss target 1.60; --epochs caps the iterations)", train=_train_gpt))
+
+
+def _train_gan(recipe: Recipe, args) -> int:
+    from .generative.mnist import train_gan
+
+    train_gan(recipe.name, epochs=args.epochs, batch_size=args.batch_size, minutes=getattr(args, "minutes", None),
+              seed=args.seed, save=args.save, grid=getattr(args, "grid", None), verbose=args.verbose)
+    return 0
+
+
+register(Recipe("gan-mnist", "DCGAN on MNIST (non-saturating loss), at most 30 minutes; prints the classifier score "
+                "and Frechet classifier distance", epochs=10, batch_size=64, train=_train_gan))
+register(Recipe("wgan-gp-mnist", "WGAN-GP on MNIST (gradient penalty by second-order backprop), at most 30 minutes; "
+                "prints the classifier score", epochs=3, batch_size=64, train=_train_gan))

@@ -10,7 +10,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e ".[test]"
+"$VENV/bin/python" -m pip install -q -e ".[test,plot]"
 # PyTorch is the oracle of the differential tests, never a dependency of the library. Its
 # CPU-only wheel index serves the small CPU build (the default index's Linux wheel pulls the
 # CUDA libraries, several GB); where that index cannot be reached (offline mirrors, proxies),

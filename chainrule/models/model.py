@@ -254,7 +254,18 @@ class Model(Layer):
 
     @property
     def metrics(self) -> list:
-        return list(self.compiled_metrics)
+        """The compiled metrics, then the ``Metric`` objects held as attributes (a custom step's trackers).
+
+        ``fit`` resets them all at the start of each epoch and ``evaluate`` before it starts; a
+        subclass may override this property to list its trackers itself (as Keras's examples do).
+        """
+        from ..metrics import Metric
+
+        out = list(self.compiled_metrics)
+        for value in self.__dict__.values():
+            if isinstance(value, Metric) and all(value is not m for m in out):
+                out.append(value)
+        return out
 
     @property
     def metrics_names(self) -> list:
@@ -262,10 +273,36 @@ class Model(Layer):
         return ["loss"] + [name for name, _ in self._named_metrics()] + extra
 
     def reset_metrics(self) -> None:
-        for m in self.compiled_metrics:
+        for m in self.metrics:
             m.reset_state()
         if hasattr(self.compiled_loss, "reset"):  # the per-output losses of a multi-output model
             self.compiled_loss.reset()
+
+    # ------------------------------------------------------------------ custom training steps
+    def train_step(self, data):
+        """One training step on one batch; returns ``{metric name: value}`` (Keras's ``Model.train_step``).
+
+        Override it to train a GAN or a VAE with ``fit`` (see ``models/custom_step.py``): ``data`` is
+        the batch (``x``, ``(x, y)`` or ``(x, y, sample_weight)``, as Tensors). The default is the
+        compiled step: forward pass, compiled loss, gradients, one ``optimizer.apply``; an override
+        may call ``super().train_step(data)`` for it.
+        """
+        return self._default_step("train_step", data)
+
+    def test_step(self, data):
+        """One evaluation step on one batch (no graph); returns ``{metric name: value}``. Override as train_step."""
+        return self._default_step("test_step", data)
+
+    def _default_step(self, name, data):
+        from .custom_step import unpack_x_y_sample_weight
+
+        x, y, sw = unpack_x_y_sample_weight(data)
+        unwrap = lambda v: None if v is None else (  # noqa: E731 - the standard steps take arrays
+            [a.data if isinstance(a, Tensor) else a for a in v] if isinstance(v, (list, tuple))
+            else (v.data if isinstance(v, Tensor) else v))
+        stepper = self.__dict__.get("_active_stepper") or training.Stepper(self, name)
+        step = stepper.standard_train_step if name == "train_step" else stepper.standard_test_step
+        return step(unwrap(x), unwrap(y), unwrap(sw))
 
     # ------------------------------------------------------------------ the loops
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,

@@ -27,6 +27,9 @@ Data-parallel runs (``chainrule.distributed``): when the model was compiled with
 (``_data_parallel``) that they consult at a few points: it shards the batches, averages
 the logs over the ranks, and keeps progress and file-writing callbacks on rank 0. On one
 process the plan is None and nothing changes.
+
+A model that overrides ``train_step``/``test_step`` (a GAN, a VAE) runs its own step
+instead, and its returned metrics drive the logs (``custom_step``).
 """
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ from ..autograd.engine import grad
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
 from .compile_utils import ordered_results
+from . import custom_step
 from .data_adapter import make_batches, split_validation, unpack_validation
 
 _ONE_BATCH = 1 << 62  # a batch size that makes all the samples one batch
@@ -92,7 +96,11 @@ class Stepper:
     """The compiled pieces of a model, and the running means of one epoch (or one evaluation)."""
 
     def __init__(self, model, where: str):
-        if getattr(model, "compiled_loss", None) is None:
+        # A model with its own train_step/test_step (custom_step) runs those instead of the steps below.
+        self.custom_train = custom_step.overrides(model, "train_step")
+        self.custom_test = custom_step.overrides(model, "test_step")
+        if getattr(model, "compiled_loss", None) is None and not (
+                getattr(model, "_is_compiled", False) and (self.custom_train or self.custom_test)):
             if not getattr(model, "_is_compiled", False):
                 raise RuntimeError(f"{where}: the model must be compiled first; call "
                                    "model.compile(optimizer=..., loss=...) before fit/evaluate")
@@ -130,7 +138,19 @@ class Stepper:
         return out
 
     def train_step(self, x, y, sw):
+        if self.custom_train:
+            return custom_step.run(self, "train_step", x, y, sw)
+        return self.standard_train_step(x, y, sw)
+
+    def _need_loss(self, where):
+        if self.loss_fn is None:
+            raise RuntimeError(f"{where}: the model was compiled without a loss; pass loss= to model.compile "
+                               "(or override train_step/test_step)")
+
+    def standard_train_step(self, x, y, sw):
+        """Keras's default step: forward, compiled loss, gradients, one optimizer update."""
         model = self.model
+        self._need_loss("fit")
         if y is None:
             raise ValueError("fit: the batches carry no targets; give y, or batches of (x, y)")
         xb = _wrap(x)
@@ -177,6 +197,12 @@ class Stepper:
         return self._state
 
     def test_step(self, x, y, sw):
+        if self.custom_test:
+            return custom_step.run(self, "test_step", x, y, sw)
+        return self.standard_test_step(x, y, sw)
+
+    def standard_test_step(self, x, y, sw):
+        self._need_loss("evaluate")
         if y is None:
             raise ValueError("evaluate: the batches carry no targets; give y, or batches of (x, y)")
         with no_grad():
@@ -225,12 +251,13 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
     if validation_split and validation_data is None:
         (x, y, sample_weight), validation_data = split_validation(x, y, sample_weight, validation_split, model=model)
-    train = make_batches(model, x, y, sample_weight, batch_size, shuffle, steps_per_epoch, class_weight, "fit")
+    train = make_batches(model, x, y, sample_weight, batch_size, shuffle, steps_per_epoch, class_weight, "fit",
+                         need_y=not stepper.custom_train)
     val = None
     if validation_data is not None:
         vx, vy, vsw = unpack_validation(validation_data)
         val = make_batches(model, vx, vy, vsw, validation_batch_size or batch_size, False, validation_steps,
-                           where="fit (validation_data)")
+                           where="fit (validation_data)", need_y=not stepper.custom_test)
     if dist is not None:
         train = dist.shard_train(train, model, steps_per_epoch)
         val = None if val is None else dist.shard_eval(val)
@@ -296,7 +323,7 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weig
     stepper = Stepper(model, "evaluate")
     verbose = _verbosity(verbose, "evaluate")
     data = make_batches(model, x, y, sample_weight, 32 if batch_size is None else batch_size, False, steps,
-                        where="evaluate")
+                        where="evaluate", need_y=not stepper.custom_test)
     dist = _data_parallel(model)
     if dist is not None:
         verbose, callbacks = dist.fit_options(verbose, callbacks)
@@ -349,7 +376,8 @@ def predict(model, x, batch_size=None, verbose=0, steps=None, callbacks=None):
 
 def train_on_batch(model, x, y, sample_weight=None, class_weight=None, return_dict=False):
     stepper = Stepper(model, "train_on_batch")
-    data = make_batches(model, x, y, sample_weight, _ONE_BATCH, False, None, class_weight, "train_on_batch")
+    data = make_batches(model, x, y, sample_weight, _ONE_BATCH, False, None, class_weight, "train_on_batch",
+                        need_y=not stepper.custom_train)
     for xb, yb, swb in data.epoch():
         logs = stepper.train_step(xb, yb, swb)
     return _result(logs, return_dict, model)
@@ -357,7 +385,8 @@ def train_on_batch(model, x, y, sample_weight=None, class_weight=None, return_di
 
 def test_on_batch(model, x, y, sample_weight=None, return_dict=False):
     stepper = Stepper(model, "test_on_batch")
-    data = make_batches(model, x, y, sample_weight, _ONE_BATCH, False, None, where="test_on_batch")
+    data = make_batches(model, x, y, sample_weight, _ONE_BATCH, False, None, where="test_on_batch",
+                        need_y=not stepper.custom_test)
     for xb, yb, swb in data.epoch():
         logs = stepper.test_step(xb, yb, swb)
     return _result(logs, return_dict, model)

@@ -11,3 +11,9 @@ __all__: list = [
     "Progbar", "custom_object_scope", "get_custom_objects", "normalize", "pad_sequences", "set_random_seed",
     "to_categorical",
 ]
+
+from .images import save_image_grid  # noqa: E402
+from .history import plot_history  # noqa: E402
+from ..models.custom_step import pack_x_y_sample_weight, unpack_x_y_sample_weight  # noqa: E402
+
+__all__ += ["pack_x_y_sample_weight", "plot_history", "save_image_grid", "unpack_x_y_sample_weight"]
