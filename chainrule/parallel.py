@@ -65,22 +65,39 @@ def _executor(n_helpers: int) -> ThreadPoolExecutor:
         return _pool
 
 
+_blas_lock = threading.Lock()
+_blas_holders = 0          # how many single_blas sections are open (several user threads may run ops)
+_blas_before = None        # the BLAS's thread count when the first of them opened
+
+
 @contextmanager
 def single_blas(n: int):
-    """Hold the BLAS at one thread while ``n > 1`` pool threads make their own BLAS calls."""
+    """Hold the BLAS at one thread while ``n > 1`` pool threads make their own BLAS calls.
+
+    Sections may overlap (ops called from several threads of the user's): the first one in
+    lowers the count, the last one out restores it.
+    """
+    global _blas_holders, _blas_before
     if n <= 1:
         yield
         return
     p = threads._policy
-    before = p.blas_threads()
-    if before is None or before <= 1:
-        yield
-        return
-    p.set_blas_threads(1)
+    with _blas_lock:
+        if _blas_holders == 0:
+            before = p.blas_threads()
+            _blas_before = before
+            if before is not None and before > 1:
+                p.set_blas_threads(1)
+        _blas_holders += 1
     try:
         yield
     finally:
-        p.set_blas_threads(before)
+        with _blas_lock:
+            _blas_holders -= 1
+            if _blas_holders == 0:
+                if _blas_before is not None and _blas_before > 1:
+                    p.set_blas_threads(_blas_before)
+                _blas_before = None
 
 
 def split(n_items: int, n: int) -> list:

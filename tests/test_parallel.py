@@ -155,6 +155,12 @@ def test_single_blas_restores_the_thread_count(monkeypatch):
         with parallel.single_blas(2):
             raise RuntimeError("inside")
     assert seen == [1, 2]
+    seen.clear()
+    with parallel.single_blas(2):            # overlapping sections: lowered once, restored once
+        with parallel.single_blas(2):
+            pass
+        assert seen == [1]
+    assert seen == [1, 2]
 
 
 def test_training_step_on_two_threads_equals_serial(two_threads):
