@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -68,6 +69,17 @@ def _executor(n_helpers: int) -> ThreadPoolExecutor:
 _blas_lock = threading.Lock()
 _blas_holders = 0          # how many single_blas sections are open (several user threads may run ops)
 _blas_before = None        # the BLAS's thread count when the first of them opened
+
+
+def _after_fork_in_child():
+    """A forked child (a data-loading worker) has none of the parent's pool threads: start afresh."""
+    global _pool, _pool_size, _pool_lock, _blas_lock, _blas_holders, _blas_before
+    _pool, _pool_size, _pool_lock = None, 0, threading.Lock()
+    _blas_lock, _blas_holders, _blas_before = threading.Lock(), 0, None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @contextmanager

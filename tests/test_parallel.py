@@ -178,3 +178,27 @@ def test_training_step_on_two_threads_equals_serial(two_threads):
         return tuple(g.data for g in cr.grad(loss, model.trainable_weights))
 
     _same(*two_threads(grads))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_a_pool_of_its_own():
+    """The parent's pool threads do not exist in a forked child: its first split must not hang."""
+    import os
+
+    parallel.run(lambda p: p, [0, 1])                 # the parent's pool exists now
+    pid = os.fork()
+    if pid == 0:                                      # the child: exit 0 only if the split ran
+        ok = False
+        try:
+            ok = parallel.run(lambda p: p + 1, [0, 1]) == [1, 2]
+        finally:
+            os._exit(0 if ok else 1)
+    for _ in range(200):                              # wait up to 10 s
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        __import__("time").sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child's parallel.run hung")
