@@ -143,13 +143,24 @@ def run(fn, parts: list) -> list:
     return results
 
 
-def over_samples(fn, n_samples: int, nbytes: int) -> None:
+def over_samples(fn, n_samples: int, nbytes: int, chunk_bytes: int | None = None) -> None:
     """``fn(start, stop)`` over contiguous ranges of the first axis (samples), one per thread.
 
     For elementwise work whose output for samples ``start:stop`` depends only on the same
     samples of its inputs (pooling, masks): bit-identical to ``fn(0, n_samples)``.
+    ``chunk_bytes``: when ``nbytes`` is over four times that, each thread's range is further
+    cut into pieces of about that many of ``nbytes``, for work that makes several passes over
+    the same data (max pooling): a piece stays in cache from one pass to the next, where the
+    whole array would not (smaller arrays run whole: a piece costs a few Python calls).
     """
     n = num_workers(nbytes)
+    if chunk_bytes and nbytes > 4 * chunk_bytes and n_samples > 1:
+        per = max(1, n_samples * chunk_bytes // nbytes)
+        inner = fn
+
+        def fn(a, b):
+            for c in range(a, b, per):
+                inner(c, min(b, c + per))
     if n <= 1 or n_samples < 2:
         fn(0, n_samples)
         return

@@ -95,6 +95,31 @@ def test_max_pool_on_two_threads_equal_serial(two_threads, pool, strides, paddin
     _same(*two_threads(run))
 
 
+def test_max_pool_in_pieces_equals_whole_array_passes(monkeypatch):
+    """Max pooling over pieces of samples (kept in cache across the window offsets) gives the
+    numbers of whole-array passes, on one thread and on two."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((9, 12, 10, 4)).astype(np.float32)
+    y, argmax = pk.max_pool_forward(x, 2)
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+
+    def run():
+        return (*pk.max_pool_forward(x, 2), pk.max_pool_values(x, 2), pk.max_pool_backward(gy, argmax, x.shape, 2))
+
+    monkeypatch.setattr(pk, "CHUNK_BYTES", 1 << 40)
+    whole = run()
+    pieces = []
+    real = parallel.over_samples
+    monkeypatch.setattr(parallel, "over_samples",
+                        lambda fn, n, nbytes, chunk_bytes=None: real(lambda a, b: pieces.append(b - a) or fn(a, b),
+                                                                     n, nbytes, chunk_bytes))
+    monkeypatch.setattr(pk, "CHUNK_BYTES", 512)                 # a piece of one or two samples
+    _same(whole, run())
+    assert pieces and max(pieces) <= 2
+    monkeypatch.setattr(parallel, "num_workers", lambda nbytes=0: 2)
+    _same(whole, run())
+
+
 def test_max_pool_backward_zeroes_what_no_window_covers():
     """Windows that tile the input leave the positions past the last window to be zeroed alone."""
     x = np.random.default_rng(2).standard_normal((2, 11, 10, 3)).astype(np.float32)
