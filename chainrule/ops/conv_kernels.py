@@ -197,7 +197,7 @@ def relu_grad(g, y):
     The same numbers as ``g * (y > 0).astype(g.dtype)`` (a product with 1 or 0), without the
     float copy of the mask, split by samples over the threads ``chainrule.parallel`` gives.
     """
-    out = xp.empty(g.shape, dtype=xp.result_type(g.dtype, y.dtype))
+    out = xp.empty(g.shape, dtype=g.dtype)
 
     def samples(a, b):
         xp.multiply(g[a:b], xp.greater(y[a:b], 0), out=out[a:b])
