@@ -230,7 +230,10 @@ def _weight_grad_by_offset(x, gy, geo, dtype):
     lead = (slice(None),) * (geo.nd + 1)
     gw = xp.zeros((kc, geo.c_out), dtype=dtype)
     threads = parallel.num_workers(gy.nbytes)
-    blocks = list(geo.blocks(geo.col_row_bytes(dtype)))
+    # A block is sized by what its product reads, its im2col rows and its rows of gy: with
+    # C_out values a row against prod(kernel)*C_in, gy dominates, and sizing by the im2col rows
+    # alone made one block of a whole batch (nothing for a second thread to take).
+    blocks = list(geo.blocks((kc + geo.c_out) * dtype.itemsize))
     parts = [None] * len(blocks)
 
     def block(state, i, nsl_osl):          # one block's col_t @ gy; state: this thread's im2col buffer
