@@ -15,9 +15,10 @@ gradients are the other two, so backward of backward (gradient penalties,
 from __future__ import annotations
 
 from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.tensor import Tensor, ensure_tensor
 from .conv_kernels import (
-    _ntuple, conv_forward, conv_input_grad, conv_transpose_placement, conv_weight_grad, resolve_padding,
+    _ntuple, conv_forward, conv_input_grad, conv_transpose_placement, conv_weight_grad, relu_grad, resolve_padding,
 )
 from .elementwise import relu as relu_op
 from .indexing import pad as pad_op
@@ -62,7 +63,10 @@ class ConvBias(Function):
     def backward(self, g):
         x, w, b = self.inputs
         if self.relu:
-            g = g * Tensor._wrap((self.output.data > 0).astype(g.dtype))
+            if is_grad_enabled():          # create_graph: the product is recorded (differentiable in g)
+                g = g * Tensor._wrap((self.output.data > 0).astype(g.dtype))
+            else:
+                g = Tensor._wrap(relu_grad(g.data, self.output.data))
         nx, nw, nb = self.needs_input_grad
         gx = ConvInputGrad.apply(g, w, x_shape=x.shape, cfg=self.cfg) if nx else None
         gw = ConvWeightGrad.apply(x, g, w_shape=w.shape, cfg=self.cfg) if nw else None

@@ -173,7 +173,8 @@ class _Geometry:
     def blocks(self, row_bytes):
         """``(n-slice, o1-slice)`` blocks of output rows, each row costing ``row_bytes`` of
         temporary, so that a block stays near ``CHUNK_BYTES`` (but holds at least one row of
-        the first output dim of one sample)."""
+        the first output dim of one sample). The blocks never depend on the thread count, so
+        sums over blocks (weight gradients) come out the same on one thread or several."""
         per_sample = math.prod(self.out_spatial) * row_bytes
         if per_sample <= CHUNK_BYTES:
             nb = max(1, CHUNK_BYTES // per_sample)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+from .. import parallel
 from ..backend import xp
 from .conv_geometry import (
     _by_offset, _check_array, _check_gy, _compute_dtype, _dense_geometry, _dense_groups, _depthwise_blocks,
@@ -35,7 +36,8 @@ def conv_input_grad(gy, w, x_shape, strides=1, padding="valid", dilation=1, grou
 
     Temporaries besides the result (measured with tracemalloc): the zero-padded gradient
     ``(N, *padded, C_in)`` (group-major for groups > 1; it is the result itself when there is
-    no padding and one group), plus one block's buffers of about ``CHUNK_BYTES`` in all -- the
+    no padding and one group), plus, per thread running blocks (``chainrule.parallel``; stride 1 and
+    blocks of whole samples only), one block's buffers of about ``CHUNK_BYTES`` in all -- the
     ``dcol`` block, or for stride 1 with 5 or more channels (``_input_grad_flat``) the widened
     ``gy`` block and its ``prod(kernel)`` products, or for depthwise convs one block of per-offset
     products; a block holds at least one output row of one sample. channels_first adds a
@@ -127,19 +129,26 @@ def _input_grad_flat(gy, w, geo, dtype):
     w_t = xp.asarray(w, dtype=dtype).reshape(ksize, cg, groups, og).transpose(0, 2, 3, 1)   # (K, G, Og, Cg)
     gx_p = xp.zeros((geo.n, math.prod(padded), c_in), dtype=dtype)
     inner = (slice(None), slice(None)) + tuple(slice(0, o) for o in out[1:])
-    ext = dbuf = None
     # Per output row, ext holds C_out and dbuf prod(kernel)*C_in values of each of the widened rows.
     widen = math.prod(padded[1:]) / math.prod(out[1:])
-    for nsl, osl in geo.blocks(math.ceil((ksize * c_in + groups * og) * widen * dtype.itemsize)):
+    row_bytes = math.ceil((ksize * c_in + groups * og) * widen * dtype.itemsize)
+    threads = parallel.num_workers(gx_p.nbytes)
+    blocks = list(geo.blocks(row_bytes))
+    if any(osl != slice(None) for _, osl in blocks):
+        threads = 1      # row blocks of one sample add into overlapping ranges of gx_p: never at once
+
+    def block(state, _, nsl_osl):          # one block; state: this thread's ext and dbuf
+        nsl, osl = nsl_osl
         r0, r1, _ = osl.indices(out[0])
         gyb = gy[nsl, r0:r1]
         nb = gyb.shape[0]
         ext_shape = (nb, r1 - r0) + padded[1:] + (groups, og)
         rows = nb * (r1 - r0) * pitch[0]
+        ext, dbuf = state.get("ext"), state.get("dbuf")
         if ext is None or ext.shape != ext_shape:
-            ext = dbuf = None                            # (the old pair goes before the new one comes)
-            ext = xp.zeros(ext_shape, dtype=dtype)       # the zeros beyond out[1:] are never overwritten
-            dbuf = xp.empty((ksize, rows, groups, cg), dtype=dtype)
+            ext = dbuf = state["ext"] = state["dbuf"] = None   # (the old pair goes before the new one comes)
+            ext = state["ext"] = xp.zeros(ext_shape, dtype=dtype)   # the zeros beyond out[1:] stay zeros
+            dbuf = state["dbuf"] = xp.empty((ksize, rows, groups, cg), dtype=dtype)
         ext[inner] = gyb.reshape(gyb.shape[:-1] + (groups, og))
         xp.matmul(ext.reshape(1, rows, groups, og).transpose(0, 2, 1, 3), w_t, out=dbuf.transpose(0, 2, 1, 3))
         d = dbuf.reshape(ksize, nb, -1, c_in)
@@ -147,6 +156,8 @@ def _input_grad_flat(gy, w, geo, dtype):
         for k, off in enumerate(offsets):
             target = gx_p[nsl, base + off: base + off + extent]
             xp.add(target, d[k, :, :extent], out=target)
+
+    parallel.run_blocks(block, blocks, threads)
     return gx_p.reshape((geo.n,) + padded + (c_in,))
 
 
@@ -161,8 +172,10 @@ def conv_weight_grad(x, gy, w_shape, strides=1, padding="valid", dilation=1, gro
     Temporaries besides the result (measured with tracemalloc): a zero-padded, channels-last
     copy of x (group-major for groups > 1; none when x already is channels-last, unpadded, of
     one group and of the compute dtype), plus an
-    im2col block of about ``CHUNK_BYTES`` (at least one output row of one sample; none for
-    depthwise convs) and two arrays the size of the kernel. channels_first adds a
+    im2col block of about ``CHUNK_BYTES`` per thread running blocks (``chainrule.parallel``; at
+    least one output row of one sample; none for depthwise convs), the result and one array the
+    size of the kernel per block: each block's product is kept and the products are summed in
+    block order, so the sum is the same on any number of threads. channels_first adds a
     channels-last copy of gy.
     """
     _check_array(x, "conv_weight_grad", "x"), _check_array(gy, "conv_weight_grad", "gy")
@@ -188,16 +201,23 @@ def conv_weight_grad(x, gy, w_shape, strides=1, padding="valid", dilation=1, gro
 def _weight_grad_gemm(x, gy, geo, dtype):
     win = geo.windows(geo.pad_grouped(x, dtype))
     gw = xp.zeros((geo.groups, geo.ksize * geo.cg, geo.og), dtype=dtype)
-    part = xp.empty_like(gw)
-    buf = None
-    for nsl, osl in geo.blocks(geo.col_row_bytes(dtype)):
+    threads = parallel.num_workers(gy.nbytes)
+    blocks = list(geo.blocks(geo.col_row_bytes(dtype)))
+    parts = [None] * len(blocks)
+
+    def block(state, i, nsl_osl):          # one block's col^T @ gy; state: this thread's im2col buffer
+        nsl, osl = nsl_osl
         view = win[:, nsl, osl]
+        buf = state.get("buf")
         if buf is None or buf.size < view.size:
-            buf = xp.empty(view.size, dtype=dtype)
+            buf = state["buf"] = xp.empty(view.size, dtype=dtype)
         col = buf[:view.size].reshape(view.shape)
         xp.copyto(col, view)
         col = col.reshape(geo.groups, -1, geo.ksize * geo.cg)
-        xp.matmul(col.transpose(0, 2, 1), geo.rows_by_group(gy, nsl, osl), out=part)
+        parts[i] = xp.matmul(col.transpose(0, 2, 1), geo.rows_by_group(gy, nsl, osl))
+
+    parallel.run_blocks(block, blocks, threads)
+    for part in parts:                     # in block order, whatever the threads: the same sum
         gw += part
     return xp.ascontiguousarray(gw.transpose(1, 0, 2)).reshape(geo.kernel + (geo.cg, geo.c_out))
 
@@ -209,16 +229,26 @@ def _weight_grad_by_offset(x, gy, geo, dtype):
     win = geo.windows_by_offset(geo.pad(x, dtype))
     lead = (slice(None),) * (geo.nd + 1)
     gw = xp.zeros((kc, geo.c_out), dtype=dtype)
-    part = xp.empty_like(gw)
-    buf = None
-    for nsl, osl in geo.blocks(geo.col_row_bytes(dtype)):
+    threads = parallel.num_workers(gy.nbytes)
+    # A block is sized by what its product reads, its im2col rows and its rows of gy: with
+    # C_out values a row against prod(kernel)*C_in, gy dominates, and sizing by the im2col rows
+    # alone made one block of a whole batch (nothing for a second thread to take).
+    blocks = list(geo.blocks((kc + geo.c_out) * dtype.itemsize))
+    parts = [None] * len(blocks)
+
+    def block(state, i, nsl_osl):          # one block's col_t @ gy; state: this thread's im2col buffer
+        nsl, osl = nsl_osl
         view = win[lead + (nsl, osl)]
         rows = math.prod(view.shape[geo.nd + 1:])
+        buf = state.get("buf")
         if buf is None or buf.shape[1] < rows:
-            buf = xp.empty((kc, rows), dtype=dtype)
+            buf = state["buf"] = xp.empty((kc, rows), dtype=dtype)
         col = buf[:, :rows]
         xp.copyto(col.reshape(view.shape), view)
-        xp.matmul(col, gy[nsl, osl].reshape(rows, geo.c_out), out=part)
+        parts[i] = xp.matmul(col, gy[nsl, osl].reshape(rows, geo.c_out))
+
+    parallel.run_blocks(block, blocks, threads)
+    for part in parts:                     # in block order, whatever the threads: the same sum
         gw += part
     return gw.reshape(geo.kernel + (geo.c_in, geo.c_out))
 

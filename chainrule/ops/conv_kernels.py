@@ -35,6 +35,11 @@ than one whole-batch im2col (and bounds the memory). Channels-last won over
 channels-first: the im2col rows ``(kernel[-1], C)`` are contiguous runs, and the
 GEMM writes y in place.
 
+The blocks are independent, so with two or more cores they run on a small thread pool
+(``chainrule.parallel``, as many threads as the thread policy gives the BLAS), each
+thread copying its own im2col block and calling the BLAS on one thread: the copies and
+the epilogue, which NumPy runs on one core, then use every core as the GEMM does.
+
 With at most 4 input channels (one group) the im2col rows are too short a run to copy
 fast, so the matrix is built transposed (``_Geometry.windows_by_offset``): one copy per
 kernel offset and channel, each moving whole output rows, and the bias rides in the GEMM
@@ -48,6 +53,7 @@ from __future__ import annotations
 
 import math
 
+from .. import parallel
 from ..backend import xp
 from .conv_geometry import (  # noqa: F401  (re-exported)
     CHUNK_BYTES, _by_offset, _check_array, _compute_dtype, _dense_geometry, _dense_groups,
@@ -76,7 +82,8 @@ def conv_forward(x, w, strides=1, padding="valid", dilation=1, groups=1, data_fo
 
     Temporaries besides y (measured with tracemalloc): a zero-padded, channels-last copy of x
     (group-major for groups > 1; none when x already is channels-last, unpadded, of one group
-    and of the compute dtype), plus one block's buffers
+    and of the compute dtype), plus, for each thread running blocks (``chainrule.parallel``;
+    the blocks are the same whatever the thread count), one block's buffers
     of about ``CHUNK_BYTES`` in all -- the im2col block and, with the epilogue, the bias and
     zeros tiled to the block's rows (``rows * C_out`` each); a block holds at least one output
     row of one sample, ``prod(out[1:]) * prod(kernel) * C_in`` elements, more than
@@ -99,20 +106,25 @@ def conv_forward(x, w, strides=1, padding="valid", dilation=1, groups=1, data_fo
     bias_g = None if bias is None else xp.asarray(bias, dtype=dtype).reshape(geo.groups, 1, geo.og)
     win = geo.windows(geo.pad_grouped(x, dtype))
     y = xp.empty(geo.y_shape, dtype=dtype)
-    buf = epi = None
     # The epilogue tiles the bias and/or zeros to a block of output rows: count them in the block.
     tiles = (bias is not None) + bool(relu)
     row_bytes = geo.col_row_bytes(dtype) + tiles * geo.c_out * dtype.itemsize
-    for nsl, osl in geo.blocks(row_bytes):
+    threads = parallel.num_workers(y.nbytes)
+
+    def block(state, _, nsl_osl):          # one block of output rows; state: this thread's buffers
+        nsl, osl = nsl_osl
         view = win[:, nsl, osl]
+        buf = state.get("buf")
         if buf is None or buf.size < view.size:
-            buf = xp.empty(view.size, dtype=dtype)
+            buf = state["buf"] = xp.empty(view.size, dtype=dtype)
         col = buf[:view.size].reshape(view.shape)
         xp.copyto(col, view)
         out = geo.rows_by_group(y, nsl, osl)
         xp.matmul(col.reshape(geo.groups, -1, geo.ksize * geo.cg), wg, out=out)
         if bias_g is not None or relu:
-            epi = _epilogue(out, bias_g, relu, epi)
+            state["epi"] = _epilogue(out, bias_g, relu, state.get("epi"))
+
+    parallel.run_blocks(block, list(geo.blocks(row_bytes)), threads)
     return _from_channels_last(y, data_format)
 
 
@@ -129,19 +141,24 @@ def _forward_by_offset(x, w, geo, dtype, bias, relu):
     win = geo.windows_by_offset(geo.pad(x, dtype))                  # (*kernel, C, N, *out)
     lead = (slice(None),) * (geo.nd + 1)
     y = xp.empty(geo.y_shape, dtype=dtype)
-    buf = epi = None
-    for nsl, osl in geo.blocks((wm.shape[0] + geo.c_out) * dtype.itemsize):
+    threads = parallel.num_workers(y.nbytes)
+
+    def block(state, _, nsl_osl):          # one block of output rows; state: this thread's buffers
+        nsl, osl = nsl_osl
         view = win[lead + (nsl, osl)]
         rows = math.prod(view.shape[geo.nd + 1:])
+        buf = state.get("buf")
         if buf is None or buf.shape[1] < rows:
-            buf = xp.empty((wm.shape[0], rows), dtype=dtype)
+            buf = state["buf"] = xp.empty((wm.shape[0], rows), dtype=dtype)
             buf[kc:] = 1
         col = buf[:, :rows]
         xp.copyto(col[:kc].reshape(view.shape), view)
         out = y[nsl, osl].reshape(1, rows, geo.c_out)
         xp.matmul(col.T, wm, out=out[0])
         if relu:
-            epi = _epilogue(out, None, relu, epi)
+            state["epi"] = _epilogue(out, None, relu, state.get("epi"))
+
+    parallel.run_blocks(block, list(geo.blocks((wm.shape[0] + geo.c_out) * dtype.itemsize)), threads)
     return y
 
 
@@ -172,6 +189,21 @@ def _epilogue(out, bias, relu, rows=None):
     if relu:
         xp.maximum(flat, zeros[:r], out=flat)
     return rows
+
+
+def relu_grad(g, y):
+    """``g * [y > 0]``: the gradient through a relu from its output ``y`` (0 where ``y <= 0`` or NaN).
+
+    The same numbers as ``g * (y > 0).astype(g.dtype)`` (a product with 1 or 0), without the
+    float copy of the mask, split by samples over the threads ``chainrule.parallel`` gives.
+    """
+    out = xp.empty(g.shape, dtype=g.dtype)
+
+    def samples(a, b):
+        xp.multiply(g[a:b], xp.greater(y[a:b], 0), out=out[a:b])
+
+    parallel.over_samples(samples, g.shape[0], out.nbytes)
+    return out
 
 
 def _depthwise_forward(x, w, geo, dtype):

@@ -156,8 +156,11 @@ def dropout(x, rate: float, training: bool = True, noise_shape=None, seed=None) 
     rng = _generator(seed)
     dtype = x.data.dtype
     u = rng.random(shape, dtype=dtype if dtype in (xp.float32, xp.float64) else xp.float64)
-    mask = (u >= rate).astype(dtype)
-    mask *= dtype.type(1.0 / (1.0 - rate))
+    # keep * 1/(1 - rate) in one pass, into u's memory when the dtypes agree (the same numbers as
+    # casting keep to floats and scaling them: a product with 1 or 0).
+    keep = u >= rate
+    scale = dtype.type(1.0 / (1.0 - rate))
+    mask = xp.multiply(keep, scale, out=u) if u.dtype == dtype else xp.multiply(keep, scale, dtype=dtype)
     return Dropout.apply(x, mask=mask)
 
 
