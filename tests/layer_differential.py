@@ -7,10 +7,14 @@
 The gradient compared is that of sum(y * v) for a fixed random cotangent v (a vector-Jacobian
 product), through ``backward()``.
 """
+import json
+
 import numpy as np
 import pytest
 
 import chainrule as cr
+
+DTYPES = ["float32", "float64"]
 
 TOL = {"float32": dict(rtol=2e-5, atol=2e-5), "float64": dict(rtol=1e-10, atol=1e-11)}
 
@@ -43,3 +47,16 @@ def compare(cr_fn, torch_fn, arrays, dtype, weights=(), torch_weights=(), seed=0
     for w, t in zip(weights, tws):
         close(w.grad.numpy().reshape(t.shape), t.grad.numpy(), dtype, **tol)
     return y
+
+
+def rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def roundtrip(layer):
+    """``from_config(get_config())``, checking that the config is JSON and survives the trip."""
+    cfg = layer.get_config()
+    json.dumps(cfg)
+    clone = type(layer).from_config(cfg)
+    assert clone.get_config() == cfg
+    return clone

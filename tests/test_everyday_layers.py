@@ -2,7 +2,6 @@
 and gradients of the input and of every weight, float32 and float64; Keras's defaults; training versus
 inference of the noise layers (statistics with fixed seeds); compute_output_shape with unknown sizes;
 configs; and bad input. Saving and loading inside models is in test_everyday_layers_saving.py."""
-import json
 import warnings
 
 import numpy as np
@@ -10,21 +9,10 @@ import pytest
 
 import chainrule as cr
 import chainrule.layers as L
-from layer_differential import close, compare
+from layer_differential import DTYPES, close, compare
+from layer_differential import rng as _rng
+from layer_differential import roundtrip as _roundtrip
 
-DTYPES = ["float32", "float64"]
-
-
-def _rng(seed=0):
-    return np.random.default_rng(seed)
-
-
-def _roundtrip(layer):
-    cfg = layer.get_config()
-    json.dumps(cfg)
-    clone = type(layer).from_config(cfg)
-    assert clone.get_config() == cfg
-    return clone
 
 
 def _away_from(x, points, gap=0.05):

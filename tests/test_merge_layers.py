@@ -1,28 +1,16 @@
 """The merge layers against PyTorch (values and gradients, float32 and float64), Keras's broadcasting
 and shape rules, compute_output_shape with unknown sizes, masks, configs, saving inside a model,
 and bad input."""
-import json
 
 import numpy as np
 import pytest
 
 import chainrule as cr
 import chainrule.layers as L
-from layer_differential import compare
+from layer_differential import DTYPES, compare
+from layer_differential import rng as _rng
+from layer_differential import roundtrip as _roundtrip
 
-DTYPES = ["float32", "float64"]
-
-
-def _rng(seed=0):
-    return np.random.default_rng(seed)
-
-
-def _roundtrip(layer):
-    cfg = layer.get_config()
-    json.dumps(cfg)
-    clone = type(layer).from_config(cfg)
-    assert clone.get_config() == cfg
-    return clone
 
 
 # ------------------------------------------------------------------------------------------ elementwise

@@ -276,15 +276,20 @@ def standardize_x(model, x, where):
     if not isinstance(x, dict):
         return x
     keys = model.__dict__.get("_input_keys") if model is not None else None
-    if keys is None:
-        raise ValueError(f"{where}: x is a dict; only a functional model (cr.Model(inputs, outputs)) takes its "
-                         "inputs by name")
-    missing = [k for k in keys if k not in x]
+    return _by_name(x, keys, "x", "inputs", where)
+
+
+def _by_name(values: dict, names, what: str, kind: str, where: str):
+    """``values`` (a dict keyed by input or output name) as a list in the model's order, or the one value."""
+    if names is None:
+        raise ValueError(f"{where}: {what} is a dict; only a functional model (cr.Model(inputs, outputs)) takes "
+                         f"its {kind} by name")
+    missing = [k for k in names if k not in values]
     if missing:
-        raise ValueError(f"{where}: x has no key {missing[0]!r} for the model input {missing[0]!r}; the model's "
-                         f"inputs are {keys}, x has keys {sorted(x)}")
-    xs = [x[k] for k in keys]
-    return xs if len(xs) > 1 else xs[0]
+        raise ValueError(f"{where}: {what} has no key {missing[0]!r} for the model {kind[:-1]} {missing[0]!r}; "
+                         f"the model's {kind} are {names}, {what} has keys {sorted(values)}")
+    out = [values[k] for k in names]
+    return out if len(out) > 1 else out[0]
 
 
 def standardize_y(model, y, where):
@@ -292,15 +297,7 @@ def standardize_y(model, y, where):
     n = _n_outputs(model)
     if isinstance(y, dict):
         names = model.__dict__.get("output_names") if model is not None else None
-        if names is None:
-            raise ValueError(f"{where}: y is a dict; only a functional model (cr.Model(inputs, outputs)) takes "
-                             "its targets by output name")
-        missing = [k for k in names if k not in y]
-        if missing:
-            raise ValueError(f"{where}: y has no key {missing[0]!r} for the model output {missing[0]!r}; the "
-                             f"model's outputs are {names}, y has keys {sorted(y)}")
-        ys = [y[k] for k in names]
-        return ys if len(ys) > 1 else ys[0]
+        return _by_name(y, names, "y", "outputs", where)
     if n > 1 and isinstance(y, (list, tuple)) and all(hasattr(v, "shape") for v in y):
         if len(y) != n:
             raise ValueError(f"{where}: the model has {n} outputs but y is a list of {len(y)} arrays")
