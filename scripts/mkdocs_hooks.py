@@ -20,6 +20,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))  # the chainrule next to mkdocs.yml, not another installed one
 
+import docs_pictures  # noqa: E402
 import docsgen  # noqa: E402
 
 log = logging.getLogger("mkdocs.hooks.chainrule")
@@ -58,4 +59,6 @@ def on_files(files, config):
         for p in paths:
             rel = p.relative_to(es5).as_posix()
             files.append(File.generated(config, f"{MATHJAX_DEST}/{rel}", abs_src_path=str(p)))
+    for path, svg in docs_pictures.pictures().items():
+        files.append(File.generated(config, path, content=svg))
     return files

@@ -92,9 +92,12 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
-    """y = 1 / (1 + e^-x).  dy/dx = y (1 - y).
+    r"""y = 1 / (1 + e^-x).  dy/dx = y (1 - y).
 
     Computed as e^x/(1+e^x) for x < 0 so that neither branch overflows.
+
+    Math:
+        $$\sigma(x) = \frac{1}{1 + e^{-x}}, \qquad \frac{d\sigma}{dx} = \sigma(x)\,\bigl(1 - \sigma(x)\bigr)$$
     """
 
     def forward(self, x):
