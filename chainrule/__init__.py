@@ -29,3 +29,7 @@ __all__ += [
     "activations", "callbacks", "data", "datasets", "functional", "initializers", "layers", "losses", "metrics",
     "models", "optimizers", "regularizers", "Model", "Sequential",
 ]
+
+from . import utils  # noqa: E402  (pictures and helpers; matplotlib/Graphviz load only when used)
+
+__all__ += ["utils"]

@@ -7,7 +7,7 @@ right before a block, invisible on the rendered page:
 - ``<!-- docs-test: skip (why) -->``: the block is shown, not run (it needs a GPU, a
   download, an hour of training).
 - ``<!-- docs-test: if EXPR -->``: the block runs only when ``EXPR`` is true, evaluated with
-  ``cr`` (chainrule) and the page's namespace; for a feature that another issue brings,
+  ``cr`` (chainrule), ``has_module(name)`` and the page's namespace; for a feature that another issue brings,
   e.g. ``<!-- docs-test: if hasattr(cr.layers, "LSTM") -->``. Later blocks on the page that
   use its names should carry the same marker.
 - ``<!-- docs-test: setup`` ... ``-->``: hidden code (a comment, so not rendered) run at that
@@ -18,6 +18,7 @@ Other languages (``bash``, ``text``, ``pycon``, ``dot``) never run.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import pathlib
 import re
 import textwrap
@@ -67,6 +68,10 @@ def blocks(text: str) -> list[Block]:
     return out
 
 
+def _has_module(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
 def run_page(path: pathlib.Path) -> dict:
     """Run a page's blocks; returns ``{"ran": n, "skipped": [reasons]}``; raises on a failing block
     with the page and line in the traceback."""
@@ -78,7 +83,8 @@ def run_page(path: pathlib.Path) -> dict:
         if block.kind == "skip":
             skipped.append(f"line {block.line}: marked skip")
             continue
-        if block.kind == "if" and not eval(block.condition, {"cr": cr, **namespace}):  # noqa: S307 - our own pages
+        scope = {"cr": cr, "has_module": _has_module, **namespace}
+        if block.kind == "if" and not eval(block.condition, scope):  # noqa: S307 - our own pages
             skipped.append(f"line {block.line}: {block.condition} is false")
             continue
         # Pad with newlines so tracebacks give the line number in the Markdown file.
