@@ -113,19 +113,81 @@ def test_nav_takes_pages_added_later(tmp_path):
     assert {"index.md", "recurrent.md", "tutorials/new_chapter.md", "odd/deep/x.md"} <= docsgen.nav_paths(nav)
 
 
-def test_mkdocs_build_strict(tmp_path):
+@pytest.fixture(scope="module")
+def built_site(tmp_path_factory):
+    """The site built once by ``mkdocs build --strict`` (skipped without the docs extra)."""
     pytest.importorskip("mkdocs")
     pytest.importorskip("mkdocstrings")
     pytest.importorskip("material")
+    site = tmp_path_factory.mktemp("docs") / "site"
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(site)],
                           cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    site = tmp_path / "site"
-    html = (site / "api" / "functional" / "index.html").read_text()
+    return site
+
+
+def test_mkdocs_build_strict(built_site):
+    html = (built_site / "api" / "functional" / "index.html").read_text()
     assert 'id="chainrule.functional.sigmoid"' in html
-    # MathJax is served from the site itself: no page loads a script from another host.
-    assert (site / "assets" / "mathjax" / "tex-chtml.js").exists()
-    for page in site.rglob("*.html"):
+    # MathJax is served from the site itself: no page loads a script or a font from another host.
+    assert (built_site / "assets" / "mathjax" / "tex-chtml.js").exists()
+    assert (built_site / "assets" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+    for page in built_site.rglob("*.html"):
         text = page.read_text()
-        assert "fonts.googleapis" not in text and "cdn.jsdelivr" not in text and "polyfill.io" not in text and "unpkg.com" not in text, page
+        for host in ("fonts.googleapis", "cdn.jsdelivr", "polyfill.io", "unpkg.com", "cdnjs"):
+            assert host not in text, (page, host)
+    # The pictures were drawn by the library at build time.
+    for name in ("model_mlp", "model_cnn", "model_residual", "graph_neuron"):
+        assert (built_site / "assets" / "generated" / f"{name}.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+
+
+def _chromium():
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def _serve(directory):
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _rendered_dom(url):
+    """The page's DOM after its scripts ran (MathJax typesets on load), from headless Chromium."""
+    proc = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000",
+                           "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+@pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed (bash scripts/docs.sh installs it)")
+def test_math_is_typeset_in_a_browser(built_site):
+    import re
+
+    server = _serve(built_site)
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        page = _rendered_dom(base + "/tutorials/attention/")
+        api = _rendered_dom(base + "/api/functional/")
+    finally:
+        server.shutdown()
+    # Every formula on the tutorial page became MathJax output; no TeX is left as text.
+    formulas = re.findall(r'<(?:span|div) class="arithmatex">(.*?)</(?:span|div)>', page, flags=re.S)
+    assert len(formulas) > 10
+    assert all("<mjx-container" in f for f in formulas), [f[:80] for f in formulas if "<mjx-container" not in f][:3]
+    text = re.sub(r"<mjx-assistive-mml.*?</mjx-assistive-mml>|<[^>]+>", "", page, flags=re.S)
+    assert "$$" not in text and "\\frac" not in text and "\\[" not in text
+    # The sigmoid entry shows its derivative: the summary line, and d sigma / dx typeset from the Math section.
+    start = api.index('id="chainrule.functional.sigmoid"')
+    entry = api[start:api.index('id="chainrule.functional.silu"')]
+    assert "dy/dx = y (1 - y)" in entry
+    assert "<mjx-container" in entry
+    assert re.search(r"<mfrac><mrow><mi>d</mi><mi>σ</mi></mrow><mrow><mi>d</mi><mi>x</mi></mrow></mfrac>", entry)
