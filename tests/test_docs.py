@@ -175,16 +175,19 @@ def test_math_is_typeset_in_a_browser(built_site):
     server = _serve(built_site)
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
-        page = _rendered_dom(base + "/tutorials/attention/")
-        api = _rendered_dom(base + "/api/functional/")
+        pages = {path: _rendered_dom(base + path) for path in
+                 ("/tutorials/attention/", "/api/functional/", "/api/chainrule/", "/api/optimizers/")}
     finally:
         server.shutdown()
-    # Every formula on the tutorial page became MathJax output; no TeX is left as text.
-    formulas = re.findall(r'<(?:span|div) class="arithmatex">(.*?)</(?:span|div)>', page, flags=re.S)
-    assert len(formulas) > 10
-    assert all("<mjx-container" in f for f in formulas), [f[:80] for f in formulas if "<mjx-container" not in f][:3]
-    text = re.sub(r"<mjx-assistive-mml.*?</mjx-assistive-mml>|<[^>]+>", "", page, flags=re.S)
-    assert "$$" not in text and "\\frac" not in text and "\\[" not in text
+    for path, page in pages.items():
+        # Every formula on the page became MathJax output; no TeX is left as text.
+        formulas = re.findall(r'<(?:span|div) class="arithmatex">(.*?)</(?:span|div)>', page, flags=re.S)
+        assert len(formulas) >= 5, (path, len(formulas))
+        untypeset = [f[:80] for f in formulas if "<mjx-container" not in f]
+        assert not untypeset, (path, untypeset[:3])
+        text = re.sub(r"<mjx-assistive-mml.*?</mjx-assistive-mml>|<[^>]+>", "", page, flags=re.S)
+        assert "$$" not in text and "\\frac" not in text, path
+    api = pages["/api/functional/"]
     # The sigmoid entry shows its derivative: the summary line, and d sigma / dx typeset from the Math section.
     start = api.index('id="chainrule.functional.sigmoid"')
     entry = api[start:api.index('id="chainrule.functional.silu"')]
