@@ -262,7 +262,7 @@ def build_nav(docs_dir, api_paths: list[str]) -> list:
     rest = [p for p in top_level if p not in placed]
     placed.update(rest)
     derivations += [{_title(docs_dir / p): p} for p in rest]
-    nav.append({"Derivations and guides": derivations})
+    nav.append({"Derivations": derivations})
     api = [p for p in api_paths if p != "api/index.md"]
     nav.append({"API reference": [{"Overview": "api/index.md"}]
                 + [{pathlib.PurePosixPath(p).stem if p != "api/chainrule.md" else "chainrule": p} for p in api]})
