@@ -176,7 +176,8 @@ def test_math_is_typeset_in_a_browser(built_site):
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
         pages = {path: _rendered_dom(base + path) for path in
-                 ("/tutorials/attention/", "/api/functional/", "/api/chainrule/", "/api/optimizers/")}
+                 ("/tutorials/attention/", "/batch_normalization/", "/api/functional/", "/api/chainrule/",
+                  "/api/optimizers/")}
     finally:
         server.shutdown()
     for path, page in pages.items():
