@@ -31,7 +31,10 @@ def _flat(value) -> list:
 def _input_specs(model):
     """``([(shape with None, dtype)] for each model input, whether the model takes a list)``;
     ``(None, False)`` when nothing says what the inputs are."""
-    inputs = getattr(model, "inputs", None)  # a functional model's symbolic inputs
+    try:
+        inputs = getattr(model, "inputs", None)  # a functional model's symbolic inputs
+    except Exception:  # noqa: BLE001 - a property that cannot answer yet (an unbuilt model)
+        inputs = None
     if isinstance(inputs, (list, tuple)) and inputs and all(hasattr(i, "shape") for i in inputs):
         return [(tuple(i.shape), getattr(i, "dtype", None)) for i in inputs], len(inputs) > 1
     recorded = model.__dict__.get("_build_input")  # a Model's first call: {"inputs": [...], "multi": ...}
