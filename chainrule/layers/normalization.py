@@ -107,6 +107,9 @@ class _Normalization(Layer):
 class BatchNormalization(_Normalization):
     r"""y = gamma (x - mean) / sqrt(var + epsilon) + beta, per feature along ``axis``.
 
+    Math:
+        $$y = \gamma\,\frac{x - \mu_B}{\sqrt{\sigma_B^{2} + \epsilon}} + \beta, \qquad \mu_{\text{moving}} \leftarrow m\,\mu_{\text{moving}} + (1 - m)\,\mu_B$$
+
     ``training=True``: the batch's mean and (biased) variance, and the moving statistics are
     updated: moving = momentum * moving + (1 - momentum) * batch. ``training=False`` (inference,
     and always when the layer is frozen with ``trainable=False``, as in Keras): the moving ones.
@@ -116,8 +119,6 @@ class BatchNormalization(_Normalization):
     trainable) with the defaults. PyTorch's BatchNorm has ``momentum = 1 - this momentum``,
     ``eps=1e-5``, and updates its running variance with the unbiased batch variance.
 
-    Math:
-        $$y = \gamma\,\frac{x - \mu_B}{\sqrt{\sigma_B^{2} + \epsilon}} + \beta, \qquad \mu_{\text{moving}} \leftarrow m\,\mu_{\text{moving}} + (1 - m)\,\mu_B$$
     """
 
     _kind = "BatchNormalization"
