@@ -118,7 +118,6 @@ class BatchNormalization(_Normalization):
     moving_mean and moving_variance (non-trainable). Parameters: 4 * features (2 * features
     trainable) with the defaults. PyTorch's BatchNorm has ``momentum = 1 - this momentum``,
     ``eps=1e-5``, and updates its running variance with the unbiased batch variance.
-
     """
 
     _kind = "BatchNormalization"
