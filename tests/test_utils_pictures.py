@@ -153,3 +153,18 @@ def test_plot_model_png(tmp_path):
                        cr.layers.Flatten(), cr.layers.Dense(10, activation="softmax")])
     plot_model(m, to_file=tmp_path / "m.png", show_shapes=True, dpi=72)
     assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_functional_model_drawn_from_its_graph():
+    if not hasattr(cr, "Input"):
+        pytest.skip("the functional API (cr.Input, cr.Model(inputs, outputs)) arrives with issue 11")
+    inp = cr.Input((8,), name="features")
+    a = cr.layers.Dense(4, name="a")(inp)
+    b = cr.layers.Dense(4, name="b")(inp)
+    out = cr.layers.Dense(2, name="out")(a + b)
+    dot = model_to_dot(cr.Model(inp, out), show_shapes=True)
+    edges = _edges(dot)
+    assert {("features", "a"), ("features", "b")} <= edges
+    (merge,) = {dst for src, dst in edges if src == "a"}
+    assert ("b", merge) in edges and (merge, "out") in edges
+    assert "Output shape: (None, 2)" in dot

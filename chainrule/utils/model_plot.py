@@ -29,20 +29,20 @@ def _flat(value) -> list:
 
 
 def _input_specs(model):
-    """``([(shape with None, dtype)] for each model input, whether the model takes a list)``;
+    """``([(shape with None, dtype, name or None)] for each model input, whether the model takes a list)``;
     ``(None, False)`` when nothing says what the inputs are."""
     try:
         inputs = getattr(model, "inputs", None)  # a functional model's symbolic inputs
     except Exception:  # noqa: BLE001 - a property that cannot answer yet (an unbuilt model)
         inputs = None
     if isinstance(inputs, (list, tuple)) and inputs and all(hasattr(i, "shape") for i in inputs):
-        return [(tuple(i.shape), getattr(i, "dtype", None)) for i in inputs], len(inputs) > 1
+        return [(tuple(i.shape), getattr(i, "dtype", None), getattr(i, "name", None)) for i in inputs], len(inputs) > 1
     recorded = model.__dict__.get("_build_input")  # a Model's first call: {"inputs": [...], "multi": ...}
     if recorded:
-        return [(tuple(s), d) for s, d in recorded["inputs"]], recorded["multi"]
+        return [(tuple(s), d, None) for s, d in recorded["inputs"]], recorded["multi"]
     declared = getattr(model, "_batch_input_shape", None)  # Sequential with Input/input_shape
     if declared is not None:
-        return [(tuple(declared), None)], False
+        return [(tuple(declared), None, None)], False
     return None, False
 
 
@@ -50,7 +50,7 @@ def _zeros(specs, fill: int) -> list:
     from .. import backend
 
     arrays = []
-    for i, (shape, dtype) in enumerate(specs):
+    for i, (shape, dtype, _name) in enumerate(specs):
         dims = tuple(1 if (d is None and k == 0) else (fill if d is None else int(d)) for k, d in enumerate(shape))
         dtype = backend.floatx_dtype() if dtype is None else dtype
         arrays.append(backend.xp.zeros(dims, dtype=str(dtype)))
@@ -139,13 +139,13 @@ def _sources(t: Tensor, produced_by: dict, input_ids: dict) -> list:
 
 def _graph(model, expand_nested: bool):
     """Nodes and edges of the model: ``(nodes, edges, input shapes)``, nodes as
-    ``{key: (layer or None, cluster chain, input shapes, output shapes, dtype)}``."""
+    ``{key: (layer, or an input's name, cluster chain, input shapes, output shapes, dtype)}``."""
     specs, multi = _input_specs(model)
     if specs is None:
         raise ValueError(
             f"plot_model: model {model.name!r} has not been built, so its layers' shapes are unknown. "
             "Call it on a batch once, or give it an input shape (cr.Input(shape) first, or input_shape=).")
-    open_dims = any(d is None for shape, _ in specs for d in shape[1:])
+    open_dims = any(d is None for shape, _, _ in specs for d in shape[1:])
     runs = [_trace(model, _zeros(specs, fill), multi, expand_nested) for fill in ((3, 5) if open_dims else (3,))]
 
     def shapes(tensors_by_run):
@@ -167,7 +167,7 @@ def _graph(model, expand_nested: bool):
         if draw_inputs:
             key = ("input", j)
             order.append(key)
-            nodes[key] = (None, [], [], [(None,) + tuple(spec[0][1:])], str(inputs[j].dtype))
+            nodes[key] = (spec[2] or f"input_{j}", [], [], [(None,) + tuple(spec[0][1:])], str(inputs[j].dtype))
     produced_by = {}
     input_ids = {id(t): ("input", j) for j, t in enumerate(inputs)}
     edges = []
@@ -206,23 +206,23 @@ def _activation_name(layer):
 def _label(key, node, show_shapes, show_dtype, show_layer_names, show_layer_activations, show_trainable) -> str:
     layer, _chain, in_shapes, out_shapes, dtype = node
     esc = _graphviz.html_escape
-    if layer is None:
-        title = f"<b>input_{key[1]}</b> (InputLayer)" if show_layer_names else "InputLayer"
+    if isinstance(layer, str):  # a model input, by its name
+        title = f"<b>{esc(layer)}</b> (InputLayer)" if show_layer_names else "InputLayer"
     else:
         title = (f"<b>{esc(layer.name)}</b> ({esc(type(layer).__name__)})" if show_layer_names
                  else esc(type(layer).__name__))
     rows = [f'<tr><td colspan="2" bgcolor="#dbeafe">{title}</td></tr>']
     if show_shapes:
-        if layer is None:
+        if isinstance(layer, str):
             rows.append(f'<tr><td colspan="2">Output shape: {esc(_shape_text(out_shapes))}</td></tr>')
         else:
             rows.append(f"<tr><td>Input shape: {esc(_shape_text(in_shapes))}</td>"
                         f"<td>Output shape: {esc(_shape_text(out_shapes))}</td></tr>")
     if show_dtype:
         rows.append(f'<tr><td colspan="2">dtype: {esc(dtype)}</td></tr>')
-    if show_layer_activations and layer is not None and _activation_name(layer):
+    if show_layer_activations and not isinstance(layer, str) and _activation_name(layer):
         rows.append(f'<tr><td colspan="2">Activation: {esc(_activation_name(layer))}</td></tr>')
-    if show_trainable and layer is not None:
+    if show_trainable and not isinstance(layer, str):
         rows.append(f'<tr><td colspan="2">Trainable: {"True" if layer.trainable else "False"}</td></tr>')
     return '<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">' + "".join(rows) + "</table>>"
 
