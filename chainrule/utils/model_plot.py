@@ -138,8 +138,9 @@ def _sources(t: Tensor, produced_by: dict, input_ids: dict) -> list:
 
 
 def _graph(model, expand_nested: bool):
-    """Nodes and edges of the model: ``(nodes, edges, input shapes)``, nodes as
-    ``{key: (layer, or an input's name, cluster chain, input shapes, output shapes, dtype)}``."""
+    """Nodes and edges of the model: ``(nodes, edges)``, nodes as a list of
+    ``(key, (layer or an input's name, enclosing models, input shapes, output shapes, dtype))``
+    in the order first met, edges as ``(key, key)`` pairs."""
     specs, multi = _input_specs(model)
     if specs is None:
         raise ValueError(
