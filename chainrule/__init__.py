@@ -42,3 +42,7 @@ __all__ += [
     "activations", "callbacks", "data", "datasets", "functional", "initializers", "layers", "losses", "metrics",
     "models", "optimizers", "random", "regularizers", "utils", "keras", "Input", "InputLayer", "Model", "Sequential",
 ]
+
+from . import utils  # noqa: E402  (pictures and helpers; matplotlib/Graphviz load only when used)
+
+__all__ += ["utils"]

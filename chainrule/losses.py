@@ -131,14 +131,22 @@ class LossFunctionWrapper(Loss):
 
 
 class MeanSquaredError(LossFunctionWrapper):
-    """mean((y_pred - y_true)^2) over the last axis, then over the batch."""
+    r"""mean((y_pred - y_true)^2) over the last axis, then over the batch.
+
+    Math:
+        $$\mathcal L = \frac{1}{B}\sum_{n=1}^{B} \frac{1}{d}\sum_{j} (\hat y_{nj} - y_{nj})^{2}$$
+    """
 
     def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error"):
         super().__init__(mean_squared_error, name=name, reduction=reduction)
 
 
 class MeanAbsoluteError(LossFunctionWrapper):
-    """mean(|y_pred - y_true|) over the last axis, then over the batch."""
+    r"""mean(|y_pred - y_true|) over the last axis, then over the batch.
+
+    Math:
+        $$\mathcal L = \frac{1}{B}\sum_{n=1}^{B} \frac{1}{d}\sum_{j} \lvert \hat y_{nj} - y_{nj} \rvert$$
+    """
 
     def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error"):
         super().__init__(mean_absolute_error, name=name, reduction=reduction)
@@ -152,14 +160,22 @@ class Huber(LossFunctionWrapper):
 
 
 class KLDivergence(LossFunctionWrapper):
-    """sum(y_true log(y_true / y_pred)) over the last axis, then the mean over the batch."""
+    r"""sum(y_true log(y_true / y_pred)) over the last axis, then the mean over the batch.
+
+    Math:
+        $$\mathcal L = \frac{1}{B}\sum_{n=1}^{B} \sum_k y_{nk} \log\frac{y_{nk}}{\hat y_{nk}}$$
+    """
 
     def __init__(self, reduction="sum_over_batch_size", name="kl_divergence"):
         super().__init__(kl_divergence, name=name, reduction=reduction)
 
 
 class BinaryCrossentropy(LossFunctionWrapper):
-    """Binary cross-entropy; ``from_logits=False`` (Keras's default) reads probabilities."""
+    r"""Binary cross-entropy; ``from_logits=False`` (Keras's default) reads probabilities.
+
+    Math:
+        $$\mathcal L = -\frac{1}{B}\sum_{n} \frac{1}{d}\sum_j \bigl(y_{nj} \log p_{nj} + (1 - y_{nj}) \log(1 - p_{nj})\bigr)$$
+    """
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
                  reduction="sum_over_batch_size", name="binary_crossentropy"):
@@ -169,7 +185,11 @@ class BinaryCrossentropy(LossFunctionWrapper):
 
 
 class CategoricalCrossentropy(LossFunctionWrapper):
-    """Cross-entropy against one-hot (or distribution) targets; ``from_logits=False`` reads probabilities."""
+    r"""Cross-entropy against one-hot (or distribution) targets; ``from_logits=False`` reads probabilities.
+
+    Math:
+        $$\mathcal L = -\frac{1}{B}\sum_{n} \sum_k y_{nk} \log p_{nk}$$
+    """
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
                  reduction="sum_over_batch_size", name="categorical_crossentropy"):
@@ -179,10 +199,13 @@ class CategoricalCrossentropy(LossFunctionWrapper):
 
 
 class SparseCategoricalCrossentropy(LossFunctionWrapper):
-    """Cross-entropy against integer labels; ``from_logits=False`` reads probabilities.
+    r"""Cross-entropy against integer labels; ``from_logits=False`` reads probabilities.
 
     With ``ignore_class``, samples with that label count neither in the sum nor in the number
     of values the mean divides by (Keras's masking; PyTorch's ``ignore_index``).
+
+    Math:
+        $$\mathcal L = -\frac{1}{B}\sum_{n} \log p_{n, c_n}\quad (c_n \text{ the integer label of sample } n)$$
     """
 
     def __init__(self, from_logits: bool = False, ignore_class=None, axis: int = -1,

@@ -33,7 +33,11 @@ def _check(name, value):
 
 
 class L1L2(Regularizer):
-    """R(w) = l1 * sum|w| + l2 * sum w^2 (Elastic Net)."""
+    r"""R(w) = l1 * sum|w| + l2 * sum w^2 (Elastic Net).
+
+    Math:
+        $$R(w) = \lambda_1 \sum_j \lvert w_j \rvert + \lambda_2 \sum_j w_j^{2}, \qquad \frac{\partial R}{\partial w_j} = \lambda_1 \operatorname{sign}(w_j) + 2\lambda_2 w_j$$
+    """
 
     def __init__(self, l1=0.0, l2=0.0):
         self.l1 = _check("L1L2", l1)
@@ -55,7 +59,11 @@ class L1L2(Regularizer):
 
 
 class L1(L1L2):
-    """R(w) = l1 * sum |w|."""
+    r"""R(w) = l1 * sum |w|.
+
+    Math:
+        $$R(w) = \lambda_1 \sum_j \lvert w_j \rvert, \qquad \frac{\partial R}{\partial w_j} = \lambda_1 \operatorname{sign}(w_j)$$
+    """
 
     def __init__(self, l1=0.01):
         super().__init__(l1=l1)
@@ -65,7 +73,11 @@ class L1(L1L2):
 
 
 class L2(L1L2):
-    """R(w) = l2 * sum w^2."""
+    r"""R(w) = l2 * sum w^2.
+
+    Math:
+        $$R(w) = \lambda_2 \sum_j w_j^{2}, \qquad \frac{\partial R}{\partial w_j} = 2\lambda_2 w_j$$
+    """
 
     def __init__(self, l2=0.01):
         super().__init__(l2=l2)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Set up a virtual environment (chainrule, its test extra, and PyTorch 2.13.0 CPU as the
-# test oracle) and run the test suite. Usage: bash scripts/test.sh [pytest args]
-# The environment lives in .venv (another folder with VENV=path).
+# Set up a virtual environment (chainrule with its test, plot and docs extras, PyTorch 2.13.0 CPU
+# as the test oracle, and MPI for the 2-process tests) and run the test suite.
+# Usage: bash scripts/test.sh [pytest args]. The environment lives in .venv (another folder with VENV=path).
+# The docs extra lets tests/test_docs.py run `mkdocs build --strict` (about 20 s); Graphviz's
+# `dot` (for the pictures) is installed with apt-get where that works, and its tests skip otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -10,7 +12,11 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e ".[test,plot]"
+"$VENV/bin/python" -m pip install -q -e ".[test,plot,docs]"
+if ! command -v dot >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q graphviz; } >/dev/null 2>&1 \
+        || echo "test.sh: could not install graphviz; the picture tests that need dot will skip" >&2
+fi
 # PyTorch is the oracle of the differential tests, never a dependency of the library. Its
 # CPU-only wheel index serves the small CPU build (the default index's Linux wheel pulls the
 # CUDA libraries, several GB); where that index cannot be reached (offline mirrors, proxies),

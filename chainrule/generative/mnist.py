@@ -4,7 +4,7 @@
 training images for ``epochs`` epochs or until ``minutes`` of training have passed, then measures
 10,000 generated images against the 10,000 test images through the texts' CNN classifier
 (``measures``): classifier score and Fréchet classifier distance. The classifier is trained once
-(recipe ``cnn-mnist``, 10 epochs, as the texts) and cached in ``~/.chainrule/models`` (or
+(recipe ``texts-cnn``, 10 epochs, as the texts) and cached in ``~/.chainrule/models`` (or
 ``$CHAINRULE_MODELS``), outside the repository.
 
 ``sample(path, n, out)`` loads a saved generator, VAE decoder (a model from the latent vector), a
@@ -64,8 +64,8 @@ def load_classifier(verbose: int = 2):
     path = os.path.join(models_dir(), CLASSIFIER_FILE)
     if os.path.exists(path):
         return load_model(path)
-    recipe = recipes.get("cnn-mnist")
-    print(f"no classifier at {path}: training the texts' CNN (recipe cnn-mnist, 10 epochs) once for the "
+    recipe = recipes.get("texts-cnn")
+    print(f"no classifier at {path}: training the texts' CNN (recipe texts-cnn, 10 epochs) once for the "
           "measurements")
     (x_train, y_train), (x_test, y_test) = recipes.load_images("mnist", "image")
     model = recipe.build()

@@ -17,7 +17,11 @@ from .core import _as_float, check_window_fits, ignored_constraint, positive_int
 
 
 class ConvND(Layer):
-    """N-D convolution layer (``rank`` spatial dims: 1, 2, 3, 4, ...)."""
+    r"""N-D convolution layer (``rank`` spatial dims: 1, 2, 3, 4, ...).
+
+    Math:
+        $$y_{\mathbf t, f} = \phi\Bigl(b_f + \sum_{\mathbf i} \sum_{c} x_{\mathbf s \odot \mathbf t + \mathbf d \odot \mathbf i,\, c}\; w_{\mathbf i, c, f}\Bigr)$$
+    """
 
     transpose = False
 

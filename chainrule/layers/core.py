@@ -151,10 +151,13 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
 
 # ------------------------------------------------------------------------------------------ Dense
 class Dense(Layer):
-    """y = activation(x @ kernel + bias), on the last axis of x (any rank >= 2).
+    r"""y = activation(x @ kernel + bias), on the last axis of x (any rank >= 2).
 
     Weights (Keras's order and layout): kernel of shape (in_features, units), then bias (units,).
     Parameters: in_features * units + units.
+
+    Math:
+        $$y = \phi(xW + b), \quad W \in \mathbb{R}^{n_{\text{in}} \times \text{units}}, \qquad \frac{\partial L}{\partial W} = x^{\top}\bar z, \quad \frac{\partial L}{\partial b} = \textstyle\sum_{\text{rows}} \bar z, \quad \frac{\partial L}{\partial x} = \bar z\, W^{\top}, \quad \bar z = \bar y \odot \phi'(xW + b)$$
     """
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
@@ -329,13 +332,16 @@ class Reshape(Layer):
 
 # ------------------------------------------------------------------------------------------ Dropout
 class Dropout(Layer):
-    """Inverted dropout, active only when called with ``training=True``: each element is zeroed
+    r"""Inverted dropout, active only when called with ``training=True``: each element is zeroed
     with probability ``rate`` and the rest are scaled by 1 / (1 - rate); otherwise the identity.
 
     ``noise_shape``: the mask's shape (None entries follow the input), e.g. (None, 1, features)
     drops the same features at every time step. ``seed``: the layer draws its masks from its
     own generator seeded with it (a reproducible sequence of masks); None uses the library's
     generator (``cr.manual_seed``).
+
+    Math:
+        $$y = \frac{m \odot x}{1 - r}\ \ (\text{training}), \quad m_i \sim \operatorname{Bernoulli}(1 - r); \qquad y = x\ \ (\text{inference})$$
     """
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):

@@ -111,7 +111,10 @@ class _Normalization(Layer):
 
 
 class BatchNormalization(_Normalization):
-    """y = gamma (x - mean) / sqrt(var + epsilon) + beta, per feature along ``axis``.
+    r"""y = gamma (x - mean) / sqrt(var + epsilon) + beta, per feature along ``axis``.
+
+    Math:
+        $$y = \gamma\,\frac{x - \mu_B}{\sqrt{\sigma_B^{2} + \epsilon}} + \beta, \qquad \mu_{\text{moving}} \leftarrow m\,\mu_{\text{moving}} + (1 - m)\,\mu_B$$
 
     ``training=True``: the batch's mean and (biased) variance, and the moving statistics are
     updated: moving = momentum * moving + (1 - momentum) * batch. ``training=False`` (inference,
@@ -186,11 +189,14 @@ class BatchNormalization(_Normalization):
 
 
 class LayerNormalization(_Normalization):
-    """y = gamma (x - mean) / sqrt(var + epsilon) + beta, with each sample's own mean and biased
+    r"""y = gamma (x - mean) / sqrt(var + epsilon) + beta, with each sample's own mean and biased
     variance over ``axis``; the same in training and inference.
 
     Weights (Keras's order): gamma, then beta, of the shape of the normalized axes. Keras's
     epsilon default is 1e-3 (PyTorch's LayerNorm: 1e-5).
+
+    Math:
+        $$y = \gamma\,\frac{x - \mu}{\sqrt{\sigma^{2} + \epsilon}} + \beta, \quad \mu, \sigma^{2} \text{ over the normalized axes of each sample}$$
     """
 
     _kind = "LayerNormalization"

@@ -363,10 +363,13 @@ class LogSoftmax(Function):
 
 # ------------------------------------------------------------------------------------ functions
 def leaky_relu(x, negative_slope: float = 0.2) -> Tensor:
-    """max(x, 0) + negative_slope min(x, 0).
+    r"""max(x, 0) + negative_slope min(x, 0).
 
     Default slope 0.2 as ``keras.activations.leaky_relu`` (``keras.layers.LeakyReLU``
     uses 0.3, PyTorch 0.01).
+
+    Math:
+        $$y = \begin{cases} x & x > 0 \\ \alpha x & x \le 0 \end{cases}, \qquad \frac{dy}{dx} = \begin{cases} 1 & x > 0 \\ \alpha & x \le 0 \end{cases}$$
     """
     return LeakyRelu.apply(_float_input("leaky_relu", x), negative_slope=float(negative_slope))
 
@@ -377,7 +380,11 @@ def relu6(x) -> Tensor:
 
 
 def hard_sigmoid(x) -> Tensor:
-    """relu6(x + 3) / 6, as Keras 3 and PyTorch (Keras 2 used 0.2 x + 0.5)."""
+    r"""relu6(x + 3) / 6, as Keras 3 and PyTorch (Keras 2 used 0.2 x + 0.5).
+
+    Math:
+        $$y = \frac{\min(\max(x + 3, 0), 6)}{6}, \qquad \frac{dy}{dx} = \begin{cases} \tfrac16 & -3 < x < 3 \\ 0 & \text{otherwise} \end{cases}$$
+    """
     return HardSigmoid.apply(_float_input("hard_sigmoid", x))
 
 
@@ -388,21 +395,36 @@ def hard_silu(x) -> Tensor:
 
 
 def elu(x, alpha: float = 1.0) -> Tensor:
-    """x if x > 0 else alpha (e^x - 1)."""
+    r"""x if x > 0 else alpha (e^x - 1).
+
+    Math:
+        $$y = \begin{cases} x & x > 0 \\ \alpha (e^{x} - 1) & x \le 0 \end{cases}, \qquad \frac{dy}{dx} = \begin{cases} 1 & x > 0 \\ \alpha e^{x} = y + \alpha & x \le 0 \end{cases}$$
+    """
     return Elu.apply(_float_input("elu", x), alpha=float(alpha), scale=1.0)
 
 
 def selu(x) -> Tensor:
-    """scale * elu(x, alpha) with alpha = 1.67326324..., scale = 1.05070098... (Klambauer et al., 2017)."""
+    r"""scale * elu(x, alpha) with alpha = 1.67326324..., scale = 1.05070098... (Klambauer et al., 2017).
+
+    Math:
+        $$y = \lambda \begin{cases} x & x > 0 \\ \alpha (e^{x} - 1) & x \le 0 \end{cases}, \qquad \frac{dy}{dx} = \lambda \begin{cases} 1 & x > 0 \\ \alpha e^{x} & x \le 0 \end{cases}, \quad \alpha \approx 1.6733,\ \lambda \approx 1.0507$$
+    """
     return Elu.apply(_float_input("selu", x), alpha=SELU_ALPHA, scale=SELU_SCALE)
 
 
 def gelu(x, approximate: bool = False) -> Tensor:
-    """x Phi(x) (``approximate=False``, exact, erf form) or its tanh approximation.
+    r"""x Phi(x) (``approximate=False``, exact, erf form) or its tanh approximation.
 
     ``approximate=False`` as ``keras.activations.gelu`` and PyTorch (``approximate='none'``);
     ``approximate=True`` is PyTorch's ``approximate='tanh'``. The strings 'none' and 'tanh'
     are accepted too.
+
+    Math:
+        $$y = x\,\Phi(x) = \frac{x}{2}\Bigl(1 + \operatorname{erf}\bigl(x/\sqrt2\bigr)\Bigr), \qquad \frac{dy}{dx} = \Phi(x) + x\,\varphi(x), \quad \varphi(x) = \frac{e^{-x^{2}/2}}{\sqrt{2\pi}}$$
+
+        The tanh form (``approximate=True``):
+
+        $$y = \frac{x}{2}\Bigl(1 + \tanh\bigl(\sqrt{2/\pi}\,(x + 0.044715\,x^{3})\bigr)\Bigr)$$
     """
     if isinstance(approximate, str):
         if approximate not in ("none", "tanh"):
@@ -412,7 +434,11 @@ def gelu(x, approximate: bool = False) -> Tensor:
 
 
 def softplus(x) -> Tensor:
-    """ln(1 + e^x), stable for any x."""
+    r"""ln(1 + e^x), stable for any x.
+
+    Math:
+        $$y = \ln(1 + e^{x}), \qquad \frac{dy}{dx} = \frac{1}{1 + e^{-x}} = \sigma(x)$$
+    """
     return Softplus.apply(_float_input("softplus", x))
 
 
@@ -436,9 +462,12 @@ def softsign(x) -> Tensor:
 
 
 def softmax(x, axis=-1) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``axis`` (default the last, as Keras; PyTorch has no default).
+    r"""exp(x) / sum(exp(x)) along ``axis`` (default the last, as Keras; PyTorch has no default).
 
     The output records x as its logits (``_keras_logits``) for the cross-entropy losses.
+
+    Math:
+        $$y_i = \frac{e^{x_i}}{\sum_j e^{x_j}}, \qquad \frac{\partial y_i}{\partial x_j} = y_i\,(\delta_{ij} - y_j), \quad \bar x = y \odot \bigl(\bar y - \textstyle\sum_j \bar y_j y_j\bigr)$$
     """
     x = _float_input("softmax", x)
     axes = normalize_axis("softmax", axis, x.data.ndim)
@@ -448,7 +477,11 @@ def softmax(x, axis=-1) -> Tensor:
 
 
 def log_softmax(x, axis=-1) -> Tensor:
-    """x - logsumexp(x) along ``axis`` (default the last, as Keras)."""
+    r"""x - logsumexp(x) along ``axis`` (default the last, as Keras).
+
+    Math:
+        $$y_i = x_i - \log \sum_j e^{x_j}, \qquad \frac{\partial y_i}{\partial x_j} = \delta_{ij} - \operatorname{softmax}(x)_j, \quad \bar x = \bar y - \operatorname{softmax}(x) \textstyle\sum_j \bar y_j$$
+    """
     x = _float_input("log_softmax", x)
     return LogSoftmax.apply(x, axes=normalize_axis("log_softmax", axis, x.data.ndim))
 

@@ -203,27 +203,41 @@ class Neg(Function):
 
 # ---------------------------------------------------------------------------- public functions
 def add(a, b) -> Tensor:
-    """y = a + b elementwise, broadcasting by NumPy's rules (the ``+`` operator).
+    r"""y = a + b elementwise, broadcasting by NumPy's rules (the ``+`` operator).
 
     dy/da = 1, dy/db = 1; the gradient of a broadcast operand is summed back to its shape.
+
+    Math:
+        $$y = a + b, \qquad \frac{\partial y}{\partial a} = 1, \quad \frac{\partial y}{\partial b} = 1 \ \ (\text{summed over broadcast axes})$$
     """
     return Add.apply(*_operands("add", a, b))
 
 
 def subtract(a, b) -> Tensor:
-    """y = a - b elementwise, broadcasting (the ``-`` operator).  dy/da = 1, dy/db = -1."""
+    r"""y = a - b elementwise, broadcasting (the ``-`` operator).  dy/da = 1, dy/db = -1.
+
+    Math:
+        $$y = a - b, \qquad \frac{\partial y}{\partial a} = 1, \quad \frac{\partial y}{\partial b} = -1$$
+    """
     return Sub.apply(*_operands("subtract", a, b))
 
 
 def multiply(a, b) -> Tensor:
-    """y = a * b elementwise, broadcasting (the ``*`` operator).  dy/da = b, dy/db = a."""
+    r"""y = a * b elementwise, broadcasting (the ``*`` operator).  dy/da = b, dy/db = a.
+
+    Math:
+        $$y = a\,b, \qquad \frac{\partial y}{\partial a} = b, \quad \frac{\partial y}{\partial b} = a$$
+    """
     return Mul.apply(*_operands("multiply", a, b))
 
 
 def divide(a, b) -> Tensor:
-    """y = a / b elementwise, broadcasting (the ``/`` operator).  dy/da = 1/b, dy/db = -a/b^2.
+    r"""y = a / b elementwise, broadcasting (the ``/`` operator).  dy/da = 1/b, dy/db = -a/b^2.
 
     True division: integer (or bool) operands give ``cr.floatx()`` (float32 by default), as PyTorch.
+
+    Math:
+        $$y = \frac{a}{b}, \qquad \frac{\partial y}{\partial a} = \frac{1}{b}, \quad \frac{\partial y}{\partial b} = -\frac{a}{b^{2}}$$
     """
     a, b = _operands("divide", a, b)
     if a.data.dtype.kind != "f":  # both integer or bool (a float operand would have converted the other)
@@ -233,12 +247,15 @@ def divide(a, b) -> Tensor:
 
 
 def power(a, b) -> Tensor:
-    """y = a ** b elementwise, broadcasting (the ``**`` operator).
+    r"""y = a ** b elementwise, broadcasting (the ``**`` operator).
 
     dy/da = b a^(b-1), taken as 0 where b = 0 (x**0 has gradient 0, even at x = 0);
     dy/db = y ln(a), taken as 0 where a = 0 and b >= 0 (PyTorch's choices).
     An integer tensor to a float power gives ``cr.floatx()``; to an integer power it stays
     integer, and a negative integer exponent is an error (as PyTorch).
+
+    Math:
+        $$y = a^{b}, \qquad \frac{\partial y}{\partial a} = b\,a^{b-1}, \quad \frac{\partial y}{\partial b} = a^{b} \ln a$$
     """
     if isinstance(a, Tensor) and not isinstance(b, Tensor) and isinstance(b, (int, float, xp.number)):
         # A NumPy scalar exponent becomes a Python number, so that float32 ** float64(2) stays float32.
@@ -265,5 +282,9 @@ def _negative_int_power(a, b):
 
 
 def negative(x) -> Tensor:
-    """y = -x (unary ``-``).  dy/dx = -1."""
+    r"""y = -x (unary ``-``).  dy/dx = -1.
+
+    Math:
+        $$y = -x, \qquad \frac{dy}{dx} = -1$$
+    """
     return Neg.apply(ensure_tensor(x, op="negative"))

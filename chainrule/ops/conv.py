@@ -144,7 +144,7 @@ def _add_bias(y: Tensor, b, data_format, op):
 
 def conv(x, w, b=None, strides=1, padding="valid", dilation=1, groups=1, data_format="channels_last",
          activation=None) -> Tensor:
-    """N-D convolution (any number of spatial dims), Keras layouts.
+    r"""N-D convolution (any number of spatial dims), Keras layouts.
 
     x: (N, *spatial, C_in) (or (N, C_in, *spatial) with ``data_format="channels_first"``);
     w: (*kernel_size, C_in // groups, filters); b: (filters,) or None.
@@ -152,6 +152,11 @@ def conv(x, w, b=None, strides=1, padding="valid", dilation=1, groups=1, data_fo
     as Keras), an int, one int per spatial dim, or one (lo, hi) pair per spatial dim.
     ``activation``: None, or "relu" to fuse ``relu(conv(x, w) + b)`` into one op (the same
     numbers and gradients, fewer passes over the output; see ``ConvBias``).
+
+    Math:
+        $$y_{\mathbf t, f} = b_f + \sum_{\mathbf i} \sum_{c} x_{\mathbf s \odot \mathbf t + \mathbf d \odot \mathbf i,\, c}\; w_{\mathbf i, c, f}$$
+
+        $$\frac{\partial L}{\partial w_{\mathbf i, c, f}} = \sum_{\mathbf t} \bar y_{\mathbf t, f}\, x_{\mathbf s \odot \mathbf t + \mathbf d \odot \mathbf i,\, c}, \qquad \frac{\partial L}{\partial x} = \operatorname{conv\_transpose}(\bar y, w)$$
     """
     _check_format("conv", data_format)
     if activation not in (None, "linear", "relu"):

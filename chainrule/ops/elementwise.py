@@ -17,7 +17,11 @@ from .shape import common_dtype, sum_to
 
 
 class Abs(Function):
-    """y = |x|.  dy/dx = sign(x), with sign(0) = 0 (as PyTorch)."""
+    r"""y = |x|.  dy/dx = sign(x), with sign(0) = 0 (as PyTorch).
+
+    Math:
+        $$y = \lvert x \rvert, \qquad \frac{dy}{dx} = \operatorname{sign}(x) \ \ (0 \text{ at } x = 0)$$
+    """
 
     def forward(self, x):
         self.sign = xp.sign(x)
@@ -28,7 +32,11 @@ class Abs(Function):
 
 
 class Exp(Function):
-    """y = e^x.  dy/dx = e^x = y."""
+    r"""y = e^x.  dy/dx = e^x = y.
+
+    Math:
+        $$y = e^{x}, \qquad \frac{dy}{dx} = e^{x} = y$$
+    """
 
     def forward(self, x):
         self.save_output()
@@ -39,7 +47,11 @@ class Exp(Function):
 
 
 class Log(Function):
-    """y = ln x.  dy/dx = 1/x."""
+    r"""y = ln x.  dy/dx = 1/x.
+
+    Math:
+        $$y = \ln x, \qquad \frac{dy}{dx} = \frac{1}{x}$$
+    """
 
     def forward(self, x):
         return xp.log(x)
@@ -49,7 +61,11 @@ class Log(Function):
 
 
 class Sqrt(Function):
-    """y = sqrt(x).  dy/dx = 1 / (2 sqrt(x)) = 1 / (2y)."""
+    r"""y = sqrt(x).  dy/dx = 1 / (2 sqrt(x)) = 1 / (2y).
+
+    Math:
+        $$y = \sqrt{x}, \qquad \frac{dy}{dx} = \frac{1}{2\sqrt{x}} = \frac{1}{2y}$$
+    """
 
     def forward(self, x):
         self.save_output()
@@ -60,7 +76,11 @@ class Sqrt(Function):
 
 
 class Sin(Function):
-    """y = sin x.  dy/dx = cos x."""
+    r"""y = sin x.  dy/dx = cos x.
+
+    Math:
+        $$y = \sin x, \qquad \frac{dy}{dx} = \cos x$$
+    """
 
     def forward(self, x):
         return xp.sin(x)
@@ -70,7 +90,11 @@ class Sin(Function):
 
 
 class Cos(Function):
-    """y = cos x.  dy/dx = -sin x."""
+    r"""y = cos x.  dy/dx = -sin x.
+
+    Math:
+        $$y = \cos x, \qquad \frac{dy}{dx} = -\sin x$$
+    """
 
     def forward(self, x):
         return xp.cos(x)
@@ -80,7 +104,11 @@ class Cos(Function):
 
 
 class Tanh(Function):
-    """y = tanh x = (e^x - e^-x)/(e^x + e^-x).  dy/dx = 1 - y^2."""
+    r"""y = tanh x = (e^x - e^-x)/(e^x + e^-x).  dy/dx = 1 - y^2.
+
+    Math:
+        $$y = \tanh x = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}, \qquad \frac{dy}{dx} = 1 - y^{2}$$
+    """
 
     def forward(self, x):
         self.save_output()
@@ -92,9 +120,12 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
-    """y = 1 / (1 + e^-x).  dy/dx = y (1 - y).
+    r"""y = 1 / (1 + e^-x).  dy/dx = y (1 - y).
 
     Computed as e^x/(1+e^x) for x < 0 so that neither branch overflows.
+
+    Math:
+        $$\sigma(x) = \frac{1}{1 + e^{-x}}, \qquad \frac{d\sigma}{dx} = \sigma(x)\,\bigl(1 - \sigma(x)\bigr)$$
     """
 
     def forward(self, x):
@@ -108,7 +139,11 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """y = max(x, 0).  dy/dx = 1 if x > 0 else 0 (0 at x = 0, as PyTorch)."""
+    r"""y = max(x, 0).  dy/dx = 1 if x > 0 else 0 (0 at x = 0, as PyTorch).
+
+    Math:
+        $$y = \max(x, 0), \qquad \frac{dy}{dx} = \begin{cases} 1 & x > 0 \\ 0 & x \le 0 \end{cases}$$
+    """
 
     def forward(self, x):
         self.mask = x > 0

@@ -39,9 +39,12 @@ class MatMul(Function):
 
 
 def matmul(a, b) -> Tensor:
-    """Y = A @ B with NumPy's ``@`` semantics (batched over leading axes, broadcast; 1-D promoted).
+    r"""Y = A @ B with NumPy's ``@`` semantics (batched over leading axes, broadcast; 1-D promoted).
 
     dL/dA = dL/dY @ B^T,  dL/dB = A^T @ dL/dY, each summed over broadcast batch axes.
+
+    Math:
+        $$Y = AB,\ \ Y_{ij} = \sum_k A_{ik} B_{kj}, \qquad \frac{\partial L}{\partial A} = \frac{\partial L}{\partial Y} B^{\top}, \quad \frac{\partial L}{\partial B} = A^{\top} \frac{\partial L}{\partial Y}$$
     """
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         a, b = _operands("matmul", a, b)

@@ -227,9 +227,12 @@ class SigmoidCrossEntropy(Function):
 
 # ---------------------------------------------------------------------------------- losses
 def mean_squared_error(y_true, y_pred) -> Tensor:
-    """mean over the last axis of (y_pred - y_true)^2.  d/dy_pred = 2 (y_pred - y_true) / d.
+    r"""mean over the last axis of (y_pred - y_true)^2.  d/dy_pred = 2 (y_pred - y_true) / d.
 
     As PyTorch's ``mse_loss(reduction='none').mean(-1)``.
+
+    Math:
+        $$L = \frac{1}{d}\sum_{j=1}^{d} (\hat y_j - y_j)^{2}, \qquad \frac{\partial L}{\partial \hat y_j} = \frac{2}{d}(\hat y_j - y_j)$$
     """
     y_true, y_pred = _pair("mean_squared_error", y_true, y_pred)
     d = y_pred - y_true
@@ -237,15 +240,22 @@ def mean_squared_error(y_true, y_pred) -> Tensor:
 
 
 def mean_absolute_error(y_true, y_pred) -> Tensor:
-    """mean over the last axis of |y_pred - y_true|.  d/dy_pred = sign(y_pred - y_true) / d."""
+    r"""mean over the last axis of |y_pred - y_true|.  d/dy_pred = sign(y_pred - y_true) / d.
+
+    Math:
+        $$L = \frac{1}{d}\sum_{j=1}^{d} \lvert \hat y_j - y_j \rvert, \qquad \frac{\partial L}{\partial \hat y_j} = \frac{1}{d}\operatorname{sign}(\hat y_j - y_j)$$
+    """
     y_true, y_pred = _pair("mean_absolute_error", y_true, y_pred)
     return mean(abs(y_pred - y_true), axis=-1)
 
 
 def huber(y_true, y_pred, delta: float = 1.0) -> Tensor:
-    """mean over the last axis of e^2/2 where |e| <= delta, else delta (|e| - delta/2); e = y_pred - y_true.
+    r"""mean over the last axis of e^2/2 where |e| <= delta, else delta (|e| - delta/2); e = y_pred - y_true.
 
     d/de = e where |e| <= delta, else delta sign(e). As PyTorch's ``huber_loss(delta=...)``.
+
+    Math:
+        $$L = \frac{1}{d}\sum_j \begin{cases} \tfrac12 e_j^{2} & \lvert e_j \rvert \le \delta \\ \delta\,(\lvert e_j \rvert - \tfrac12 \delta) & \text{otherwise} \end{cases}, \quad e = \hat y - y, \qquad \frac{\partial L}{\partial \hat y_j} = \frac{1}{d}\operatorname{clip}(e_j, -\delta, \delta)$$
     """
     if delta <= 0:
         raise ValueError(f"huber: delta must be positive, got {delta}")
@@ -257,10 +267,13 @@ def huber(y_true, y_pred, delta: float = 1.0) -> Tensor:
 
 
 def kl_divergence(y_true, y_pred) -> Tensor:
-    """sum over the last axis of t log(t / p), with t and p clipped to [1e-7, 1] (as Keras).
+    r"""sum over the last axis of t log(t / p), with t and p clipped to [1e-7, 1] (as Keras).
 
     PyTorch's ``kl_div(log p, t, reduction='none').sum(-1)`` (which takes log-probabilities) agrees
     away from the clipping.
+
+    Math:
+        $$L = \sum_k y_k \log\frac{y_k}{p_k}, \qquad \frac{\partial L}{\partial p_k} = -\frac{y_k}{p_k}$$
     """
     y_true, y_pred = _pair("kl_divergence", y_true, y_pred)
     t = clip(y_true, EPSILON, 1.0)
@@ -270,12 +283,15 @@ def kl_divergence(y_true, y_pred) -> Tensor:
 
 def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0,
                         axis: int = -1) -> Tensor:
-    """mean over ``axis`` of -(t log p + (1 - t) log(1 - p)).
+    r"""mean over ``axis`` of -(t log p + (1 - t) log(1 - p)).
 
     ``from_logits=True``: p = sigmoid(y_pred), by the stable ``SigmoidCrossEntropy``.
     Probabilities are clipped to [1e-7, 1 - 1e-7] as Keras (PyTorch clamps the logs at -100
     instead). ``label_smoothing`` s replaces t by t (1 - s) + s/2. A ``y_pred`` made by
     chainrule's ``sigmoid`` takes the logits path.
+
+    Math:
+        $$L = -\frac{1}{d}\sum_j \bigl(y_j \log p_j + (1 - y_j)\log(1 - p_j)\bigr); \quad \text{from logits } z,\ p = \sigma(z): \ \frac{\partial L}{\partial z_j} = \frac{1}{d}(p_j - y_j)$$
     """
     op = "binary_crossentropy"
     if not 0 <= label_smoothing <= 1:
@@ -302,13 +318,16 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothi
 
 def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0,
                              axis: int = -1) -> Tensor:
-    """-sum over the class ``axis`` of t log p (t one-hot or a distribution).
+    r"""-sum over the class ``axis`` of t log p (t one-hot or a distribution).
 
     ``from_logits=True``: p = softmax(y_pred), by the fused ``SoftmaxCrossEntropy``
     (PyTorch's ``cross_entropy`` with probability targets). Probabilities are first
     renormalised to sum to 1, then clipped to [1e-7, 1 - 1e-7], as Keras.
     ``label_smoothing`` s replaces t by t (1 - s) + s / num_classes. A ``y_pred`` made by
     chainrule's ``softmax`` over that axis takes the logits path.
+
+    Math:
+        $$L = -\sum_k y_k \log p_k; \quad \text{from logits } z,\ p = \operatorname{softmax}(z): \ \frac{\partial L}{\partial z_k} = p_k \textstyle\sum_j y_j - y_k \ (= p_k - y_k \text{ for a one-hot } y)$$
     """
     op = "categorical_crossentropy"
     if not 0 <= label_smoothing <= 1:
@@ -385,7 +404,7 @@ def _labels(op: str, y_true, pred_shape: tuple, ax: int, ignore_class=None):
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, axis: int = -1,
                                     ignore_class=None) -> Tensor:
-    """-log p[label] for integer labels (PyTorch's ``cross_entropy``/``nll_loss``, reduction='none').
+    r"""-log p[label] for integer labels (PyTorch's ``cross_entropy``/``nll_loss``, reduction='none').
 
     ``from_logits=True``: logsumexp(x) - x[label] by the fused ``SparseSoftmaxCrossEntropy``.
     Probabilities are renormalised over the class ``axis`` and clipped to [1e-7, 1 - 1e-7]
@@ -394,6 +413,9 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, a
     ValueError. Samples whose label equals ``ignore_class`` get loss 0 (``cr.losses`` leaves
     them out of the mean, as Keras). A ``y_pred`` made by chainrule's ``softmax`` over that
     axis takes the logits path.
+
+    Math:
+        $$L = -\log p_c \ \ (c \text{ the integer label}); \quad \text{from logits } z: \ \frac{\partial L}{\partial z_k} = p_k - [k = c]$$
     """
     op = "sparse_categorical_crossentropy"
     y_pred = _pred(op, y_pred)

@@ -72,11 +72,14 @@ class Linear(Function):
 
 
 def linear(x, kernel, bias=None) -> Tensor:
-    """y = x @ kernel + bias over the last axis of ``x`` (Keras's Dense; PyTorch's ``F.linear``
+    r"""y = x @ kernel + bias over the last axis of ``x`` (Keras's Dense; PyTorch's ``F.linear``
     with its weight transposed: here ``kernel`` has shape (in_features, out_features)).
 
     ``x``: (..., in); ``kernel``: (in, out); ``bias``: (out,) or None. An integer ``x`` is cast to
     the kernel's dtype, a float ``x`` of another precision too (differentiably).
+
+    Math:
+        $$y = xW + b, \qquad \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y} W^{\top}, \quad \frac{\partial L}{\partial W} = x^{\top} \frac{\partial L}{\partial y}, \quad \frac{\partial L}{\partial b} = \textstyle\sum_{\text{rows}} \frac{\partial L}{\partial y}$$
     """
     kernel = ensure_tensor(kernel)
     x = _float_tensor("linear", x, like=kernel)
@@ -132,7 +135,7 @@ def _check_rate(op: str, rate) -> float:
 
 
 def dropout(x, rate: float, training: bool = True, noise_shape=None, seed=None) -> Tensor:
-    """Inverted dropout: in training, each element is zeroed with probability ``rate`` and the
+    r"""Inverted dropout: in training, each element is zeroed with probability ``rate`` and the
     survivors are scaled by 1 / (1 - rate); otherwise ``x`` is returned unchanged.
 
     ``training`` defaults to True, as PyTorch's ``F.dropout`` (the ``Dropout`` layer defaults to
@@ -140,6 +143,9 @@ def dropout(x, rate: float, training: bool = True, noise_shape=None, seed=None) 
     (None entries take ``x``'s size), e.g. ``(batch, 1, features)`` drops whole features.
     ``seed``: None (the library's generator, ``cr.manual_seed``), an int (a fresh generator:
     the same mask on every call) or a ``numpy.random.Generator``.
+
+    Math:
+        $$y = \frac{m \odot x}{1 - r}, \ \ m_i \sim \operatorname{Bernoulli}(1 - r), \qquad \frac{\partial y}{\partial x} = \frac{m}{1 - r}, \quad \mathbb{E}[y] = x$$
     """
     rate = _check_rate("dropout", rate)
     x = _float_tensor("dropout", x)
@@ -229,10 +235,13 @@ class EmbeddingGrad(Function):
 
 
 def embedding(indices, table) -> Tensor:
-    """Rows of ``table`` (shape (input_dim, output_dim)) at the integer ``indices`` (any shape):
+    r"""Rows of ``table`` (shape (input_dim, output_dim)) at the integer ``indices`` (any shape):
     the result has shape indices.shape + (output_dim,). PyTorch's ``F.embedding(indices, table)``.
 
     Indices must be integers in [0, input_dim); a float array of whole numbers is accepted.
+
+    Math:
+        $$y_{\dots} = E_{i_{\dots}, :}, \qquad \frac{\partial L}{\partial E_{r,:}} = \sum_{\text{positions with } i = r} \frac{\partial L}{\partial y_{\dots}}$$
     """
     table = ensure_tensor(table)
     if table.ndim != 2:

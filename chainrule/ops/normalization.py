@@ -273,7 +273,7 @@ def _epsilon(op, epsilon):
 
 def batch_norm(x, moving_mean, moving_variance, gamma=None, beta=None, training: bool = False,
                momentum: float = 0.99, epsilon: float = 1e-3, axis=-1) -> Tensor:
-    """Batch normalization over the feature ``axis`` (int or tuple; Keras's BatchNormalization).
+    r"""Batch normalization over the feature ``axis`` (int or tuple; Keras's BatchNormalization).
 
     Training: y = gamma (x - mu_B) / sqrt(var_B + epsilon) + beta with the batch's mean and biased
     variance over every axis but ``axis``, and the moving statistics are updated in place:
@@ -285,6 +285,13 @@ def batch_norm(x, moving_mean, moving_variance, gamma=None, beta=None, training:
     flow to ``x``, ``gamma`` and ``beta``.
 
     The statistics' shape is that of ``x`` on the feature axes, e.g. (C,) for ``axis=-1``.
+
+    Math:
+        $$\hat x = \frac{x - \mu_B}{\sqrt{\sigma_B^{2} + \epsilon}}, \qquad y = \gamma \hat x + \beta$$
+
+        $$\frac{\partial L}{\partial x} = \frac{\gamma}{m\sqrt{\sigma_B^{2} + \epsilon}}\Bigl(m\,\bar y - \textstyle\sum \bar y - \hat x \sum \bar y \odot \hat x\Bigr)$$
+
+        over the $m$ values of a feature in the batch (training; inference uses the moving averages).
     """
     x = _float_tensor("batch_norm", x)
     feat = normalize_axis("batch_norm", axis, x.ndim)
@@ -338,10 +345,15 @@ def batch_norm(x, moving_mean, moving_variance, gamma=None, beta=None, training:
 
 
 def layer_norm(x, gamma=None, beta=None, axis=-1, epsilon: float = 1e-3) -> Tensor:
-    """Layer normalization over ``axis`` (int or tuple): each sample is normalized with its own
+    r"""Layer normalization over ``axis`` (int or tuple): each sample is normalized with its own
     mean and biased variance over those axes, then y = gamma xhat + beta, with gamma and beta of
     the normalized axes' shape (Keras's LayerNormalization; its epsilon 1e-3, PyTorch's 1e-5).
     The same in training and inference.
+
+    Math:
+        $$\hat x = \frac{x - \mu}{\sqrt{\sigma^{2} + \epsilon}}, \qquad y = \gamma \hat x + \beta$$
+
+        with $\mu, \sigma^{2}$ over the normalized axes of each sample; the gradient has batch normalization's form over those axes.
     """
     x = _float_tensor("layer_norm", x)
     axes = normalize_axis("layer_norm", axis, x.ndim)

@@ -118,7 +118,11 @@ def _pool_cfg(op, x, pool_size, strides, padding, data_format):
 
 
 def max_pool(x, pool_size, strides=None, padding="valid", data_format="channels_last") -> Tensor:
-    """N-D max pooling; ``strides`` defaults to ``pool_size``; padding "valid", "same" or explicit."""
+    r"""N-D max pooling; ``strides`` defaults to ``pool_size``; padding "valid", "same" or explicit.
+
+    Math:
+        $$y_{\mathbf t, c} = \max_{\mathbf i \in \text{window}} x_{\mathbf s \odot \mathbf t + \mathbf i,\, c}, \qquad \frac{\partial y_{\mathbf t, c}}{\partial x_{\mathbf j, c}} = [\mathbf j = \operatorname{argmax}]$$
+    """
     x = ensure_tensor(x)
     cfg = _pool_cfg("max_pool", x, pool_size, strides, padding, data_format)
     if not (x.requires_grad and _state.enabled):     # no graph: skip the arg-max (inference)
@@ -128,8 +132,12 @@ def max_pool(x, pool_size, strides=None, padding="valid", data_format="channels_
 
 def avg_pool(x, pool_size, strides=None, padding="valid", data_format="channels_last",
              count_include_pad=False) -> Tensor:
-    """N-D average pooling; with padding, the average counts only real elements (Keras), unless
-    ``count_include_pad=True`` (PyTorch's AvgPool default)."""
+    r"""N-D average pooling; with padding, the average counts only real elements (Keras), unless
+    ``count_include_pad=True`` (PyTorch's AvgPool default).
+
+    Math:
+        $$y_{\mathbf t, c} = \frac{1}{\lvert W_{\mathbf t} \rvert} \sum_{\mathbf j \in W_{\mathbf t}} x_{\mathbf j, c}, \qquad \frac{\partial y_{\mathbf t, c}}{\partial x_{\mathbf j, c}} = \frac{[\mathbf j \in W_{\mathbf t}]}{\lvert W_{\mathbf t} \rvert}$$
+    """
     x = ensure_tensor(x)
     if x.dtype.kind != "f":
         x = Tensor(x.data)

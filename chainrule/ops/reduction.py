@@ -67,9 +67,12 @@ class Sum(Function):
 
 
 def sum(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """y = sum_i x_i over ``axis`` (all axes when None).  dy/dx_i = 1: dL/dx = dL/dy broadcast back.
+    r"""y = sum_i x_i over ``axis`` (all axes when None).  dy/dx_i = 1: dL/dx = dL/dy broadcast back.
 
     The sum over an empty axis is 0.
+
+    Math:
+        $$y = \sum_i x_i, \qquad \frac{\partial y}{\partial x_i} = 1$$
     """
     x = ensure_tensor(x, op="sum")
     axes = normalize_axis("sum", axis, x.data.ndim)
@@ -84,9 +87,12 @@ def _count(shape, axes):
 
 
 def mean(x, axis=None, keepdims: bool = False) -> Tensor:
-    """y = (1/n) sum_i x_i over the n elements of ``axis``.  dy/dx_i = 1/n.
+    r"""y = (1/n) sum_i x_i over the n elements of ``axis``.  dy/dx_i = 1/n.
 
     The mean over an empty axis is NaN (0/0), as in NumPy and PyTorch.
+
+    Math:
+        $$y = \frac{1}{n}\sum_{i=1}^{n} x_i, \qquad \frac{\partial y}{\partial x_i} = \frac{1}{n}$$
     """
     x = ensure_tensor(x, op="mean")
     axes = normalize_axis("mean", axis, x.data.ndim)
@@ -96,10 +102,13 @@ def mean(x, axis=None, keepdims: bool = False) -> Tensor:
 
 
 def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """y = sum_i (x_i - mean)^2 / (n - ddof).  dy/dx_i = 2 (x_i - mean) / (n - ddof).
+    r"""y = sum_i (x_i - mean)^2 / (n - ddof).  dy/dx_i = 2 (x_i - mean) / (n - ddof).
 
     ``ddof=0`` as NumPy and Keras (PyTorch's ``var`` defaults to ``correction=1``). Over an
     empty axis the variance is NaN, as in NumPy and PyTorch.
+
+    Math:
+        $$y = \frac{1}{n - \text{ddof}} \sum_i (x_i - \bar x)^{2}, \qquad \frac{\partial y}{\partial x_i} = \frac{2\,(x_i - \bar x)}{n - \text{ddof}}$$
     """
     return _var("var", x, axis, keepdims, ddof)
 
@@ -142,7 +151,11 @@ class _StdSqrt(Function):
 
 
 def std(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """y = sqrt(var(x)).  dy/dx_i = (x_i - mean) / ((n - ddof) y), and 0 where y = 0 (as PyTorch)."""
+    r"""y = sqrt(var(x)).  dy/dx_i = (x_i - mean) / ((n - ddof) y), and 0 where y = 0 (as PyTorch).
+
+    Math:
+        $$y = \sqrt{\operatorname{var}(x)}, \qquad \frac{\partial y}{\partial x_i} = \frac{x_i - \bar x}{(n - \text{ddof})\, y}$$
+    """
     return _StdSqrt.apply(_var("std", x, axis, keepdims, ddof))
 
 
@@ -186,20 +199,26 @@ class Min(_Extreme):
 
 
 def max(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """y = max_i x_i over ``axis`` (all axes when None), as torch.amax / np.max.
+    r"""y = max_i x_i over ``axis`` (all axes when None), as torch.amax / np.max.
 
     dy/dx_i = 1/k for each of the k elements equal to the max, 0 for the others: ties split
     the gradient evenly (PyTorch's amax rule). A reduction over an empty axis is an error.
+
+    Math:
+        $$y = \max_i x_i, \qquad \frac{\partial y}{\partial x_i} = \frac{[x_i = y]}{\#\{j : x_j = y\}}$$
     """
     x = ensure_tensor(x, op="max")
     return Max.apply(x, axes=normalize_axis("max", axis, x.data.ndim), keepdims=keepdims)
 
 
 def min(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """y = min_i x_i over ``axis`` (all axes when None), as torch.amin / np.min.
+    r"""y = min_i x_i over ``axis`` (all axes when None), as torch.amin / np.min.
 
     dy/dx_i = 1/k for each of the k elements equal to the min, 0 for the others: ties split
     the gradient evenly (PyTorch's amin rule). A reduction over an empty axis is an error.
+
+    Math:
+        $$y = \min_i x_i, \qquad \frac{\partial y}{\partial x_i} = \frac{[x_i = y]}{\#\{j : x_j = y\}}$$
     """
     x = ensure_tensor(x, op="min")
     return Min.apply(x, axes=normalize_axis("min", axis, x.data.ndim), keepdims=keepdims)
@@ -237,9 +256,12 @@ class LogSumExp(Function):
 
 
 def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
-    """y = log sum_i e^{x_i} over ``axis``, computed as m + log sum_i e^{x_i - m} with m = max x.
+    r"""y = log sum_i e^{x_i} over ``axis``, computed as m + log sum_i e^{x_i - m} with m = max x.
 
     dy/dx_i = e^{x_i - y} = softmax(x)_i. Over an empty axis y = -inf (log of an empty sum), as PyTorch.
+
+    Math:
+        $$y = \log \sum_i e^{x_i} = m + \log \sum_i e^{x_i - m}\ \ (m = \max_i x_i), \qquad \frac{\partial y}{\partial x_i} = \frac{e^{x_i}}{\sum_j e^{x_j}} = \operatorname{softmax}(x)_i$$
     """
     x = ensure_tensor(x, op="logsumexp")
     return LogSumExp.apply(x, axes=normalize_axis("logsumexp", axis, x.data.ndim), keepdims=keepdims)

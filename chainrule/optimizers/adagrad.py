@@ -6,7 +6,7 @@ from .base import Optimizer
 
 
 class Adagrad(Optimizer):
-    """Adagrad (Duchi et al., 2011), as Keras 3's ``keras.optimizers.Adagrad``.
+    r"""Adagrad (Duchi et al., 2011), as Keras 3's ``keras.optimizers.Adagrad``.
 
     With accumulator ``a`` starting at ``initial_accumulator_value``::
 
@@ -19,6 +19,9 @@ class Adagrad(Optimizer):
     ``lr=0.01`` (and an optional ``lr_decay``, absent here). Keras's defaults are
     ``learning_rate=0.001``, ``initial_accumulator_value=0.1``, ``epsilon=1e-7``.
     With the same initial accumulator and a negligible epsilon the two coincide.
+
+    Math:
+        $$a \leftarrow a + g^{2}, \qquad \theta \leftarrow \theta - \eta\,\frac{g}{\sqrt{a + \epsilon}}$$
     """
 
     _default_name = "adagrad"

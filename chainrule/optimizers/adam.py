@@ -8,7 +8,7 @@ from .base import Optimizer
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba, 2014), as Keras 3's ``keras.optimizers.Adam``.
+    r"""Adam (Kingma & Ba, 2014), as Keras 3's ``keras.optimizers.Adam``.
 
     At step ``t = iterations + 1``, with ``m`` and ``v`` starting at 0::
 
@@ -29,6 +29,11 @@ class Adam(Optimizer):
     Keras ``epsilon=1e-7``, PyTorch ``eps=1e-8``; both ``lr=0.001``, betas
     ``(0.9, 0.999)``. PyTorch's ``weight_decay`` in ``Adam`` is L2 added to the
     gradient; here it is decoupled (``AdamW``'s rule).
+
+    Math:
+        $$m \leftarrow \beta_1 m + (1 - \beta_1)\, g, \qquad v \leftarrow \beta_2 v + (1 - \beta_2)\, g^{2}$$
+
+        $$\theta \leftarrow \theta - \eta\,\frac{\sqrt{1 - \beta_2^{t}}}{1 - \beta_1^{t}}\,\frac{m}{\sqrt{v} + \epsilon}$$
     """
 
     _default_name = "adam"
@@ -81,7 +86,7 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019), as Keras 3's ``AdamW``.
+    r"""Adam with decoupled weight decay (Loshchilov & Hutter, 2019), as Keras 3's ``AdamW``.
 
     Each step first shrinks the weights, then takes the ``Adam`` step::
 
@@ -90,6 +95,9 @@ class AdamW(Adam):
 
     This is ``torch.optim.AdamW``'s rule too; the defaults differ: Keras 3
     ``weight_decay=0.004``, PyTorch ``weight_decay=0.01`` (and epsilon, see ``Adam``).
+
+    Math:
+        $$\theta \leftarrow \theta\,(1 - \eta\,\lambda_{\mathrm{wd}}), \quad \text{then the Adam step}$$
     """
 
     _default_name = "adamw"

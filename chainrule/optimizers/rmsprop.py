@@ -6,7 +6,7 @@ from .base import Optimizer
 
 
 class RMSprop(Optimizer):
-    """RMSprop (Hinton, 2012), as Keras 3's ``keras.optimizers.RMSprop``.
+    r"""RMSprop (Hinton, 2012), as Keras 3's ``keras.optimizers.RMSprop``.
 
     With ``v`` (and, if centered, ``mg``) starting at 0::
 
@@ -23,6 +23,9 @@ class RMSprop(Optimizer):
     ``lr=0.01`` (Keras: 0.001), and keeps its momentum buffer without the learning
     rate (``b <- momentum * b + g / d;  w <- w - lr * b``), which gives the same
     trajectory while the learning rate is constant.
+
+    Math:
+        $$v \leftarrow \rho v + (1 - \rho)\, g^{2}, \qquad \theta \leftarrow \theta - \eta\,\frac{g}{\sqrt{v + \epsilon}}$$
     """
 
     _default_name = "rmsprop"

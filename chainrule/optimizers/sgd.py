@@ -6,7 +6,7 @@ from .base import Optimizer, _is_number
 
 
 class SGD(Optimizer):
-    """Gradient descent with momentum (Keras 3's ``keras.optimizers.SGD``).
+    r"""Gradient descent with momentum (Keras 3's ``keras.optimizers.SGD``).
 
     For a weight ``w`` with gradient ``g`` and learning rate ``lr``:
 
@@ -33,6 +33,11 @@ class SGD(Optimizer):
     ``weight_decay`` is L2 added to the gradient; here it is decoupled (see
     ``Optimizer``). Defaults: Keras ``learning_rate=0.01``; PyTorch requires one
     (``1e-3`` in recent versions).
+
+    Math:
+        $$\theta \leftarrow \theta - \eta\, g \qquad \text{or, with momentum } \mu:\quad v \leftarrow \mu v - \eta g, \ \ \theta \leftarrow \theta + v$$
+
+        Nesterov: $\theta \leftarrow \theta + \mu v - \eta g$ after the same velocity update.
     """
 
     _default_name = "SGD"
