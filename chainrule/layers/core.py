@@ -119,6 +119,8 @@ class Dense(Layer):
     Parameters: in_features * units + units.
     """
 
+    supports_masking = True  # a mask on the input passes through (Keras)
+
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
@@ -190,6 +192,8 @@ class Dense(Layer):
 # ------------------------------------------------------------------------------------------ Activation
 class Activation(Layer):
     """y = activation(x), the activation given by name or as a callable."""
+
+    supports_masking = True  # a mask on the input passes through (Keras)
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -299,6 +303,8 @@ class Dropout(Layer):
     own generator seeded with it (a reproducible sequence of masks); None uses the library's
     generator (``cr.manual_seed``).
     """
+
+    supports_masking = True  # a mask on the input passes through (Keras)
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
