@@ -148,3 +148,26 @@ def train_char_model(recipe: CharRecipe, steps: int | None = None, seed: int = 0
                 f"training time {train_time:7.1f} s  ({train_time / epochs_done:.1f} s/epoch)")
             running = []
     return model, vocab, history
+
+
+def run_from_cli(args) -> int:
+    """``chainrule train lstm-shakespeare [--steps N] [--save PATH] [--seed S]``: train, report, save, sample."""
+    from .generation import generate_text
+
+    recipe = get(args.recipe)
+    if args.epochs is not None:
+        raise ValueError(f"{recipe.name} trains for a number of steps: use --steps (default {recipe.steps})")
+    model, vocab, hist = train_char_model(recipe, steps=args.steps, seed=args.seed or 0)
+    print(f"validation loss: {hist['val_loss'][-1]:.4f} nats/char")
+    if args.save:
+        model.save(args.save)
+        vocab.save(vocabulary_file(args.save))
+        print(f"saved to {args.save} (vocabulary: {vocabulary_file(args.save)})")
+    print(generate_text(model, vocab, "ROMEO:", length=200, temperature=0.8, seed=args.seed))
+    return 0
+
+
+def vocabulary_file(model_path) -> str:
+    from .data.text import vocabulary_path
+
+    return vocabulary_path(model_path)

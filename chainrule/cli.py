@@ -3,6 +3,7 @@
     chainrule train RECIPE [--epochs N] [--batch-size B] [--save PATH] [--seed S] [--verbose V]
     chainrule evaluate PATH --dataset mnist|fashion_mnist [--batch-size B]
     chainrule recipes
+    chainrule generate MODEL [--prompt TEXT] [--length N] [--temperature T] [--top-k K] [--seed S]
 """
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import time
 
 
 def _train(args) -> int:
-    from . import backend, recipes
+    from . import backend, char_lm, recipes
 
+    if args.recipe in char_lm.RECIPES:  # a text model: its own data and loop (chainrule/char_lm.py)
+        return char_lm.run_from_cli(args)
     recipe = recipes.get(args.recipe)
     if args.seed is not None:
         backend.manual_seed(args.seed)
@@ -66,6 +69,19 @@ def _list(_args) -> int:
 
     for name, r in sorted(recipes.RECIPES.items()):
         print(f"{name:12s} {r.description} ({r.epochs} epochs, batch {r.batch_size})")
+    from . import char_lm
+
+    for name, r in sorted(char_lm.RECIPES.items()):
+        print(f"{name:12s} {r.description} ({r.steps} steps, batch {r.batch_size})")
+    return 0
+
+
+def _generate(args) -> int:
+    from .generation import generate_text, load_for_generation
+
+    model, vocab = load_for_generation(args.model)
+    print(generate_text(model, vocab, args.prompt, length=args.length, temperature=args.temperature,
+                        top_k=args.top_k, seed=args.seed))
     return 0
 
 
@@ -79,6 +95,7 @@ def main(argv=None) -> int:
     t.add_argument("--save", default=None, help="save the trained model to this file")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
+    t.add_argument("--steps", type=int, default=None, help="training steps (character-model recipes)")
     t.set_defaults(func=_train)
     e = sub.add_parser("evaluate", help="evaluate a saved model on a test set")
     e.add_argument("path")
@@ -87,6 +104,14 @@ def main(argv=None) -> int:
     e.set_defaults(func=_evaluate)
     r = sub.add_parser("recipes", help="list the training recipes")
     r.set_defaults(func=_list)
+    g = sub.add_parser("generate", help="sample text from a saved character model (and its .vocab.json)")
+    g.add_argument("model", help="a model saved by `chainrule train lstm-shakespeare --save PATH`")
+    g.add_argument("--prompt", default="ROMEO:")
+    g.add_argument("--length", type=int, default=500)
+    g.add_argument("--temperature", type=float, default=0.8)
+    g.add_argument("--top-k", type=int, default=None)
+    g.add_argument("--seed", type=int, default=None)
+    g.set_defaults(func=_generate)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
