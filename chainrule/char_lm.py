@@ -163,7 +163,8 @@ def run_from_cli(args) -> int:
         model.save(args.save)
         vocab.save(vocabulary_file(args.save))
         print(f"saved to {args.save} (vocabulary: {vocabulary_file(args.save)})")
-    print(generate_text(model, vocab, "ROMEO:", length=200, temperature=0.8, seed=args.seed))
+    prompt = "ROMEO:" if set("ROMEO:") <= set(vocab.chars) else vocab.chars[0]  # Shakespeare's, or any text's
+    print(generate_text(model, vocab, prompt, length=200, temperature=0.8, seed=args.seed))
     return 0
 
 

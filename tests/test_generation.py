@@ -73,3 +73,24 @@ def test_cli_generate(tmp_path, capsys):
     (tmp_path / "other.keras").write_bytes(open(path, "rb").read())
     assert main(["generate", str(tmp_path / "other.keras")]) == 2
     assert "vocab.json" in capsys.readouterr().err
+
+
+def test_cli_train_char_recipe_then_generate(tmp_path, capsys, monkeypatch):
+    from chainrule import char_lm
+    from chainrule.cli import main
+
+    text = "to be or not to be, that is the question. " * 20
+    vocab = CharVocabulary.from_text(text)
+    ids = vocab.encode(text)
+    monkeypatch.setattr(char_lm, "load_text", lambda: (vocab, ids[:600], ids[600:]))
+    tiny = char_lm.CharRecipe("tiny-shakespeare-test", "a tiny test recipe", cell="gru", units=8, embedding_dim=4,
+                              sequence_length=10, batch_size=4, steps=3, eval_every=2)
+    monkeypatch.setitem(char_lm.RECIPES, tiny.name, tiny)
+    path = str(tmp_path / "tiny.keras")
+    assert main(["train", tiny.name, "--save", path, "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "validation loss" in out and "step     2" in out and "step     3" in out
+    assert main(["generate", path, "--prompt", "to be", "--length", "15", "--seed", "2"]) == 0
+    sample = capsys.readouterr().out.strip()
+    assert sample.startswith("to be") and len(sample) == 20
+    assert main(["train", tiny.name, "--epochs", "2"]) == 2  # a text recipe counts steps, not epochs

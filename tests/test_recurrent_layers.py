@@ -369,3 +369,10 @@ def test_bad_inputs_name_the_layer():
         L.LSTM(3, dropout=1.5)
     with pytest.raises(ValueError, match="initial_state"):
         L.GRU(3)(np.zeros((2, 4, 5), "float32"), initial_state=[np.zeros((2, 4), "float32")])
+
+
+def test_masks_flow_through_sequential():
+    model = cr.Sequential([L.Input(shape=(None,), dtype="int64"), L.Embedding(10, 4, mask_zero=True),
+                           L.Dense(4), L.LSTM(3)])
+    ids = np.array([[3, 1, 4, 0, 0]])
+    np.testing.assert_allclose(model(ids).data, model(ids[:, :3]).data, rtol=1e-5)
