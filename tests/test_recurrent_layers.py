@@ -351,7 +351,7 @@ def test_save_and_load_recurrent_models(tmp_path):
 
 
 def test_bad_inputs_name_the_layer():
-    with pytest.raises(ValueError, match="units"):
+    with pytest.raises(ValueError, match="LSTM: units must be a positive integer, got 0"):
         L.LSTM(0)
     with pytest.raises(ValueError, match="units"):
         L.GRUCell(-2)
@@ -376,3 +376,25 @@ def test_masks_flow_through_sequential():
                            L.Dense(4), L.LSTM(3)])
     ids = np.array([[3, 1, 4, 0, 0]])
     np.testing.assert_allclose(model(ids).data, model(ids[:, :3]).data, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_v1", "rnn"])
+@pytest.mark.parametrize("go_backwards,zero_out", [(False, False), (True, False), (True, True)])
+def test_fused_layer_equals_stepping_its_cell(kind, go_backwards, zero_out):
+    cr.set_floatx("float64")
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(B, T, D))
+    mask = rng.random((B, T)) > 0.3
+    kw = dict(return_sequences=True, return_state=True, go_backwards=go_backwards, zero_output_for_mask=zero_out)
+    layer = make("gru", reset_after=False, **kw) if kind == "gru_v1" else make(kind, **kw)
+    xt = cr.Tensor(x, requires_grad=True)
+    fused = layer(xt, mask=mask)
+    _randomize_biases(layer, rng)
+    fused = layer(xt, mask=mask)
+    stepped = L.RNN(layer.cell, **kw)(xt, mask=mask)
+    for a, b in zip(fused, stepped):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-10, atol=1e-12)
+    g1 = cr.grad(sum((o * o).sum() for o in fused), [xt] + layer.weights)
+    g2 = cr.grad(sum((o * o).sum() for o in stepped), [xt] + layer.weights)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-9, atol=1e-11)

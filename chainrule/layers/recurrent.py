@@ -29,6 +29,7 @@ from ..autograd.tensor import Tensor
 from ..ops.gru import GRUSequence
 from ..ops.lstm import LSTMSequence
 from ..ops.recurrent import SimpleRNNSequence
+from .core import positive_int
 from .rnn import RNN, _flat
 from .rnn_cells import GRUCell, LSTMCell, SimpleRNNCell
 
@@ -50,6 +51,7 @@ class _FusedRNN(RNN):
     op = None
 
     def __init__(self, units, **kwargs):
+        units = positive_int(type(self).__name__, "units", units)
         layer_kwargs, cell_kwargs = _split_kwargs(dict(kwargs))
         dtype = layer_kwargs.get("dtype")
         cell_name = type(self).__name__.lower().replace("simplernn", "simple_rnn") + "_cell"
