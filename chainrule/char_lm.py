@@ -36,10 +36,10 @@ class CharRecipe:
     dropout: float = 0.2
     sequence_length: int = 100
     batch_size: int = 64
-    steps: int = 800
+    steps: int = 640
     learning_rate: float = 2e-3
     global_clipnorm: float = 5.0
-    eval_every: int = 200
+    eval_every: int = 160
 
 
 RECIPES = {
