@@ -418,3 +418,6 @@ def all_workloads(torch, batch: int, fit_batches: int, only=None):
         yield "conv2d", (lambda: conv_workloads(torch, batch))
     if not only or any(o in "engine_overhead" for o in only):
         yield "engine_overhead", (lambda: [engine_workload(torch)])
+    from .recurrent import recurrent_workloads  # LSTM and GRU training steps (benchmarks/recurrent.py)
+
+    yield from recurrent_workloads(torch, only)

@@ -4,6 +4,7 @@
     chainrule evaluate PATH [--dataset mnist|fashion_mnist] [--batch-size B]
     chainrule sample MODEL [--n 64] [--out grid.png] [--seed S]
     chainrule recipes
+    chainrule generate MODEL [--prompt TEXT] [--length N] [--temperature T] [--top-k K] [--seed S]
 
 ``chainrule train --help`` lists the recipes (``chainrule/recipes.py``) with one line each.
 """
@@ -83,6 +84,15 @@ def _sample(args) -> int:
     return 0
 
 
+def _generate(args) -> int:
+    from .generation import generate_text, load_for_generation
+
+    model, vocab = load_for_generation(args.model)
+    print(generate_text(model, vocab, args.prompt, length=args.length, temperature=args.temperature,
+                        top_k=args.top_k, seed=args.seed))
+    return 0
+
+
 def _verbose(value: str):
     """``--verbose``: 0, 1, 2 or auto."""
     if value == "auto":
@@ -151,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="GAN recipes: stop training after this many minutes (default: the recipe's, 30)")
     t.add_argument("--grid", default=None, metavar="PNG",
                    help="GAN recipes: write 64 generated images to this PNG (default: none)")
+    t.add_argument("--steps", type=_positive_int, default=None, metavar="N",
+                   help="character-model recipes: training steps instead of epochs (default: the recipe's)")
     t.set_defaults(func=_train)
     e = sub.add_parser("evaluate", help="evaluate a saved model on a test set",
                        description="Load a model saved by `chainrule train --save` (or model.save) and print its "
@@ -173,6 +185,19 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("recipes", help="list the training recipes",
                        description="List the recipes `chainrule train` knows, with their default settings.")
     r.set_defaults(func=_list)
+    g = sub.add_parser("generate", help="sample text from a saved character model (and its .vocab.json)",
+                       description="Load a character model saved by `chainrule train lstm-shakespeare --save PATH` "
+                                   "(or gpt-shakespeare) with its vocabulary, and print generated text.")
+    g.add_argument("model", metavar="MODEL", help="the saved model (its vocabulary is MODEL.vocab.json)")
+    g.add_argument("--prompt", default="ROMEO:", metavar="TEXT", help="the text to continue (default: ROMEO:)")
+    g.add_argument("--length", type=_positive_int, default=500, metavar="N",
+                   help="characters to generate (default: 500)")
+    g.add_argument("--temperature", type=float, default=0.8, metavar="T",
+                   help="sampling temperature; 0 is greedy (default: 0.8)")
+    g.add_argument("--top-k", type=_positive_int, default=None, metavar="K",
+                   help="sample among the K most likely characters only (default: all)")
+    g.add_argument("--seed", type=_seed, default=None, metavar="S", help="random seed (default: not seeded)")
+    g.set_defaults(func=_generate)
     return parser
 
 

@@ -272,3 +272,20 @@ register(Recipe("gan-mnist", "DCGAN on MNIST (non-saturating loss), at most 30 m
                 "and Frechet classifier distance", epochs=10, batch_size=64, train=_train_gan))
 register(Recipe("wgan-gp-mnist", "WGAN-GP on MNIST (gradient penalty by second-order backprop), at most 30 minutes; "
                 "prints the classifier score", epochs=3, batch_size=64, train=_train_gan))
+
+
+def _train_char_model(recipe: Recipe, args) -> int:
+    from . import char_lm
+
+    return char_lm.run_from_cli(args)
+
+
+def _register_char_models():
+    from .char_lm import RECIPES as CHAR_RECIPES
+
+    for r in CHAR_RECIPES.values():
+        register(Recipe(r.name, f"{r.description} ({r.steps} steps of batch {r.batch_size}; --steps N)",
+                        batch_size=r.batch_size, train=_train_char_model))
+
+
+_register_char_models()

@@ -6,6 +6,11 @@ from .conv import (
 )
 from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
 from .embedding import Embedding
+from .masking import Masking
+from .recurrent import GRU, LSTM, SimpleRNN
+from .rnn import RNN
+from .rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from .wrappers import Bidirectional, TimeDistributed
 from .normalization import BatchNormalization, LayerNormalization
 from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .lambda_layer import Identity, Lambda
@@ -30,6 +35,8 @@ __all__ = [
     "Layer",
     "Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Reshape",
     "Embedding",
+    "Masking", "SimpleRNN", "LSTM", "GRU", "RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells",
+    "Bidirectional", "TimeDistributed",
     "BatchNormalization", "LayerNormalization",
     "Conv1D", "Conv2D", "Conv3D", "ConvND", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
     "ConvNDTranspose", "Convolution1D", "Convolution2D", "Convolution3D",

@@ -91,8 +91,56 @@ def to_tensor(x, where: str = "tensor") -> Tensor:
     return Tensor._wrap(backend.as_array(x, op=where))
 
 
+_CALL_TAKES_MASK: dict = {}
+
+
+def _call_takes_mask(cls) -> bool:
+    """Whether ``cls.call`` has a ``mask`` parameter (looked up once per class)."""
+    takes = _CALL_TAKES_MASK.get(cls)
+    if takes is None:
+        import inspect
+
+        takes = _CALL_TAKES_MASK[cls] = "mask" in inspect.signature(cls.call).parameters
+    return takes
+
+
+def _input_mask(layer, first, kwargs):
+    """Keras's mask convention, before the call: the mask of the input (``mask=`` given, else the
+    input tensor's ``_keras_mask``), handed to ``call`` as ``mask=`` when its signature takes one."""
+    if "mask" in kwargs:
+        return kwargs["mask"]
+    mask = getattr(first, "_keras_mask", None)
+    if mask is not None and _call_takes_mask(type(layer)):
+        kwargs["mask"] = mask
+    return mask
+
+
+def _attach_mask(layer, inputs, out, mask) -> None:
+    """After the call: a layer that supports masking sets ``compute_mask(inputs, mask)`` on its outputs."""
+    if not layer.supports_masking:
+        return
+    out_mask = layer.compute_mask(inputs, mask)
+    if out_mask is None:
+        return
+    if isinstance(out, (list, tuple)):
+        masks = out_mask if isinstance(out_mask, (list, tuple)) else [out_mask] + [None] * (len(out) - 1)
+    else:
+        out, masks = [out], [out_mask]
+    for t, m in zip(out, masks):
+        if m is not None and isinstance(t, Tensor) and getattr(t, "_keras_mask", None) is None:
+            t._keras_mask = m
+
+
 class Layer:
-    """Base class of all layers (Keras's ``keras.layers.Layer``)."""
+    """Base class of all layers (Keras's ``keras.layers.Layer``).
+
+    Masks (Keras's convention): a mask is a boolean array (batch, timesteps), True = a real
+    step, carried on a tensor as ``_keras_mask``. ``layer(x)`` passes ``mask=`` to ``call``
+    when ``call`` takes it (from ``x._keras_mask`` unless given), and a layer with
+    ``supports_masking = True`` sets ``compute_mask(inputs, mask)`` on its outputs.
+    """
+
+    supports_masking = False
 
     def __init__(self, trainable: bool = True, name: str | None = None, dtype=None, input_shape=None,
                  input_dim=None, batch_input_shape=None, activity_regularizer=None, **kwargs):
@@ -256,6 +304,10 @@ class Layer:
             y = self(x, training=False)
         return (input_shape[0],) + tuple(y.shape[1:])
 
+    def compute_mask(self, inputs, mask=None):
+        """The mask of the outputs: by default the input's mask, passed through (Keras)."""
+        return mask if self.supports_masking else None
+
     def _maybe_build(self, x: Tensor):
         if self.built:
             return
@@ -281,6 +333,7 @@ class Layer:
         if not self.built:
             self._maybe_build(first)
         self.input_shape_seen = tuple(first.shape)
+        mask = _input_mask(self, first, kwargs)
         context = _call_context
         outer = context.training
         if outer is None:  # an outermost call: a step of a model; let the thread policy look at the load
@@ -299,6 +352,7 @@ class Layer:
                 context.training = outer
         if self.activity_regularizer is not None:
             self._activity_losses = [self.activity_regularizer(out)]
+        _attach_mask(self, inputs, out, mask)
         o = out[0] if isinstance(out, (list, tuple)) else out
         self.output_shape_seen = tuple(o.shape)
         return out

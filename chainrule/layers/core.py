@@ -160,6 +160,8 @@ class Dense(Layer):
         $$y = \phi(xW + b), \quad W \in \mathbb{R}^{n_{\text{in}} \times \text{units}}, \qquad \frac{\partial L}{\partial W} = x^{\top}\bar z, \quad \frac{\partial L}{\partial b} = \textstyle\sum_{\text{rows}} \bar z, \quad \frac{\partial L}{\partial x} = \bar z\, W^{\top}, \quad \bar z = \bar y \odot \phi'(xW + b)$$
     """
 
+    supports_masking = True  # a mask on the input passes through (Keras)
+
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
@@ -231,6 +233,8 @@ class Dense(Layer):
 # ------------------------------------------------------------------------------------------ Activation
 class Activation(Layer):
     """y = activation(x), the activation given by name or as a callable."""
+
+    supports_masking = True  # a mask on the input passes through (Keras)
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -343,6 +347,8 @@ class Dropout(Layer):
     Math:
         $$y = \frac{m \odot x}{1 - r}\ \ (\text{training}), \quad m_i \sim \operatorname{Bernoulli}(1 - r); \qquad y = x\ \ (\text{inference})$$
     """
+
+    supports_masking = True  # a mask on the input passes through (Keras)
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)

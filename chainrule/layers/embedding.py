@@ -13,7 +13,8 @@ class Embedding(Layer):
     parameters), initialized uniformly in [-0.05, 0.05] by default (Keras's "uniform").
     Indices outside [0, input_dim) raise a ValueError. Its gradient is a scatter-add: a token
     used several times in a batch receives the sum of its gradients.
-    ``mask_zero`` is accepted and recorded (masking is not propagated yet).
+    ``mask_zero=True``: index 0 is padding; the output carries the mask ``indices != 0``
+    (``_keras_mask``), which recurrent and attention layers honour (Keras's convention).
     """
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
@@ -42,6 +43,16 @@ class Embedding(Layer):
     def call(self, inputs, training=False):
         idx = nn.check_indices(self.name, inputs, self.input_dim)
         return nn.Embedding.apply(self.embeddings, indices=idx)
+
+    @property
+    def supports_masking(self):
+        return self.mask_zero
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.mask_zero:
+            return None
+        data = inputs.data if hasattr(inputs, "data") else inputs
+        return data != 0
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
