@@ -40,7 +40,7 @@ def _stepwise_layers(model):
     """The recurrent layers if the model can be run one timestep at a time, else None."""
     from . import layers as L
 
-    per_step = (L.Embedding, L.Dense, L.Dropout, L.Activation, L.InputLayer, L.Input, L.TimeDistributed,
+    per_step = (L.Embedding, L.Dense, L.Dropout, L.Activation, L.InputLayer, L.TimeDistributed,
                 L.LayerNormalization, L.Masking)
     rnns = []
 

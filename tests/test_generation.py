@@ -86,6 +86,10 @@ def test_cli_train_char_recipe_then_generate(tmp_path, capsys, monkeypatch):
     tiny = char_lm.CharRecipe("tiny-shakespeare-test", "a tiny test recipe", cell="gru", units=8, embedding_dim=4,
                               sequence_length=10, batch_size=4, steps=3, eval_every=2)
     monkeypatch.setitem(char_lm.RECIPES, tiny.name, tiny)
+    from chainrule import recipes
+
+    monkeypatch.setitem(recipes.RECIPES, tiny.name,
+                        recipes.Recipe(tiny.name, tiny.description, train=recipes._train_char_model))
     path = str(tmp_path / "tiny.keras")
     assert main(["train", tiny.name, "--save", path, "--seed", "1"]) == 0
     out = capsys.readouterr().out
