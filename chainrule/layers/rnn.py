@@ -241,7 +241,7 @@ class RNN(Layer):
                    go_backwards=self.go_backwards, stateful=self.stateful, unroll=self.unroll,
                    zero_output_for_mask=self.zero_output_for_mask)
         if type(self) is RNN:
-            from ..models.saving import serialize_layer  # the cell is a layer, saved by class name
+            from .serialization import serialize_layer  # the cell is a layer, saved by class name
 
             cfg["cell"] = serialize_layer(self.cell)
         return cfg
@@ -250,7 +250,7 @@ class RNN(Layer):
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
         if cls is RNN:
-            from ..models.saving import deserialize_layer
+            from .serialization import deserialize_layer
 
             config["cell"] = deserialize_layer(config["cell"], custom_objects)
         return cls(**config)

@@ -355,7 +355,7 @@ class StackedRNNCells(Layer):
         return x, new_states
 
     def get_config(self):
-        from ..models.saving import serialize_layer  # the cells are layers saved by class name
+        from .serialization import serialize_layer  # the cells are layers saved by class name
 
         cfg = super().get_config()
         cfg["cells"] = [serialize_layer(c) for c in self.cells]
@@ -363,7 +363,7 @@ class StackedRNNCells(Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from ..models.saving import deserialize_layer
+        from .serialization import deserialize_layer
 
         config = dict(config)
         config["cells"] = [deserialize_layer(c, custom_objects) for c in config["cells"]]

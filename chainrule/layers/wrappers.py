@@ -10,13 +10,13 @@ MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
 def _serialize(layer):
-    from ..models.saving import serialize_layer  # wrapped layers are saved by class name, as in a model
+    from .serialization import serialize_layer  # wrapped layers are saved by class name, as in a model
 
     return serialize_layer(layer)
 
 
 def _deserialize(entry, custom_objects=None):
-    from ..models.saving import deserialize_layer
+    from .serialization import deserialize_layer
 
     return deserialize_layer(entry, custom_objects)
 
