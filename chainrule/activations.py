@@ -19,8 +19,16 @@ from .ops.elementwise import tanh
 
 
 def relu(x, negative_slope: float = 0.0, max_value=None, threshold: float = 0.0) -> Tensor:
-    """max(x, 0), as ``keras.activations.relu``; the optional arguments give
-    x for x > threshold, negative_slope (x - threshold) below it, capped at max_value."""
+    r"""max(x, 0), as ``keras.activations.relu``; the optional arguments give
+    x for x > threshold, negative_slope (x - threshold) below it, capped at max_value.
+
+    dy/dx = 1 where threshold < x < max_value, negative_slope where x < threshold, else 0.
+
+    Math:
+        $$y = \begin{cases} \min(x, m) & x > \theta \\ s\,(x - \theta) & x \le \theta \end{cases}, \qquad
+        \frac{dy}{dx} = \begin{cases} 1 & \theta < x < m \\ s & x < \theta \\ 0 & x > m \end{cases}$$
+        with threshold $\theta$, negative_slope $s$ and max_value $m$ ($m = \infty$ when None).
+    """
     if negative_slope == 0.0 and max_value is None and threshold == 0.0:
         return _ew.relu(x)
     x = _act._float_input("relu", x)
@@ -38,12 +46,20 @@ def relu(x, negative_slope: float = 0.0, max_value=None, threshold: float = 0.0)
 
 
 def linear(x):
-    """The identity (no activation)."""
+    r"""The identity (no activation): y = x; dy/dx = 1.
+
+    Math:
+        $$y = x, \qquad \frac{dy}{dx} = 1$$
+    """
     return x
 
 
 def exponential(x) -> Tensor:
-    """e^x."""
+    r"""y = e^x; dy/dx = e^x = y.
+
+    Math:
+        $$y = e^{x}, \qquad \frac{dy}{dx} = e^{x} = y$$
+    """
     return _ew.exp(_act._float_input("exponential", x))
 
 

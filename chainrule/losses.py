@@ -153,7 +153,15 @@ class MeanAbsoluteError(LossFunctionWrapper):
 
 
 class Huber(LossFunctionWrapper):
-    """Quadratic for |error| <= delta, linear beyond (see ``ops.loss.huber``)."""
+    r"""Quadratic for |error| <= delta, linear beyond (see ``ops.loss.huber``), then the mean over the batch.
+
+    dL/dy_pred = clip(e, -delta, delta) / (B d) with e = y_pred - y_true over d features.
+
+    Math:
+        $$\mathcal L = \frac{1}{B d}\sum_{n, j} \begin{cases} \tfrac12 e_{nj}^{2} & \lvert e_{nj} \rvert \le \delta \\
+        \delta\,(\lvert e_{nj} \rvert - \tfrac12 \delta) & \text{otherwise} \end{cases}, \qquad
+        \frac{\partial \mathcal L}{\partial \hat y_{nj}} = \frac{\operatorname{clip}(e_{nj}, -\delta, \delta)}{B d}$$
+    """
 
     def __init__(self, delta: float = 1.0, reduction="sum_over_batch_size", name="huber_loss"):
         super().__init__(huber, name=name, reduction=reduction, delta=delta)
