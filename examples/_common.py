@@ -46,6 +46,25 @@ def make_parser(description: str, *, quick_help: str, epochs: int, batch_size: i
     return parser
 
 
+def gan_parser(description: str) -> argparse.ArgumentParser:
+    """The options the GAN examples share (``--quick`` means 2,000 images and half a minute)."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help="2,000 images, 0.5 minutes")
+    p.add_argument("--minutes", type=float, default=None, help="stop training after this long (default 30)")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--grid", default=None, help="write 64 generated digits to this PNG")
+    p.add_argument("--save", default=None)
+    return p
+
+
+def gan_run_options(args) -> dict:
+    """``train_gan``'s keyword arguments from the shared options."""
+    minutes = 0.5 if args.quick and args.minutes is None else args.minutes
+    return dict(epochs=args.epochs, minutes=minutes, seed=args.seed, save=args.save, grid=args.grid,
+                n_train=2000 if args.quick else None)
+
+
 def epochs_for(args, full: int, quick: int = 1) -> int:
     """--epochs if given, else ``quick`` with --quick, else ``full``."""
     if args.epochs is not None:

@@ -14,23 +14,14 @@ Run:  python examples/dcgan_mnist.py [--minutes M] [--epochs N] [--grid PNG] [--
 """
 from __future__ import annotations
 
-import argparse
+from _common import gan_parser, gan_run_options
 
 from chainrule.generative.mnist import train_gan
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="2,000 images, 0.5 minutes")
-    p.add_argument("--minutes", type=float, default=None, help="stop training after this long (default 30)")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--grid", default=None, help="write 64 generated digits to this PNG")
-    p.add_argument("--save", default=None)
-    args = p.parse_args(argv)
-    minutes = 0.5 if args.quick and args.minutes is None else args.minutes
-    train_gan("gan-mnist", epochs=args.epochs, minutes=minutes, seed=args.seed, save=args.save, grid=args.grid,
-              n_train=2000 if args.quick else None)
+    args = gan_parser(__doc__.splitlines()[0]).parse_args(argv)
+    train_gan("gan-mnist", **gan_run_options(args))
 
 
 if __name__ == "__main__":

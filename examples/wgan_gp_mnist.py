@@ -17,7 +17,7 @@ Run:  python examples/wgan_gp_mnist.py [--quick] [--minutes M] [--epochs N] [--g
 """
 from __future__ import annotations
 
-import argparse
+from _common import gan_parser, gan_run_options
 
 import chainrule as cr
 from chainrule.generative.mnist import train_gan
@@ -40,19 +40,11 @@ class EveryBatches(cr.callbacks.Callback):
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="2,000 images, 0.5 minutes")
-    p.add_argument("--minutes", type=float, default=None, help="stop training after this long (default 30)")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--grid", default=None, help="write 64 generated digits to this PNG")
+    p = gan_parser(__doc__.splitlines()[0])
     p.add_argument("--curves", default=None, help="draw the losses every 20 batches to this PNG (matplotlib)")
-    p.add_argument("--save", default=None)
     args = p.parse_args(argv)
     every = EveryBatches(20)
-    minutes = 0.5 if args.quick and args.minutes is None else args.minutes
-    train_gan("wgan-gp-mnist", epochs=args.epochs, minutes=minutes, seed=args.seed, save=args.save, grid=args.grid,
-              callbacks=[every], n_train=2000 if args.quick else None)
+    train_gan("wgan-gp-mnist", callbacks=[every], **gan_run_options(args))
     if args.curves and every.logs:
         cr.utils.plot_history(every.logs, to_file=args.curves, xlabel="batch / 20 (running mean of the epoch)",
                               title="WGAN-GP on MNIST", dpi=70)

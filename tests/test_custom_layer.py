@@ -2,7 +2,6 @@
 a Keras-style layer with build/add_weight/call/get_config trains, saves and loads."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 
@@ -10,21 +9,13 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from example_loader import ROOT, load_example
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
 def example():
-    sys.path.insert(0, os.path.join(ROOT, "examples"))      # for its `from _common import ...`
-    try:
-        spec = importlib.util.spec_from_file_location("custom_layer_example", os.path.join(ROOT, "examples",
-                                                                                            "custom_layer.py"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.pop(0)
-    return module
+    return load_example("custom_layer.py", "custom_layer_example")
 
 
 def test_the_layer_computes_its_formula_and_backward_gives_the_chain_rule(example):

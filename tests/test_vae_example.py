@@ -7,31 +7,20 @@ matters for the VAE's tiny first-layer gradients (rarely lit pixels) and cost ~0
 """
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
 
 import numpy as np
 import pytest
 
 import chainrule as cr
+from example_loader import load_example
 
 torch = pytest.importorskip("torch")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
 def example():
-    sys.path.insert(0, os.path.join(ROOT, "examples"))      # for its `from _common import ...`
-    try:
-        spec = importlib.util.spec_from_file_location("vae_mnist_example", os.path.join(ROOT, "examples",
-                                                                                         "vae_mnist.py"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.pop(0)
-    return module
+    return load_example("vae_mnist.py", "vae_mnist_example")
 
 
 def _torch_steps(w0, grads, eps):

@@ -27,6 +27,24 @@ def _axes_arg(layer: str, axis):
     return int(axis)
 
 
+def _set_affine_options(layer, kind, epsilon, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
+                        gamma_regularizer, beta_constraint, gamma_constraint) -> None:
+    """The arguments every normalization with a learned scale and shift shares (Keras's names)."""
+    from .. import initializers, regularizers
+
+    layer.epsilon = float(epsilon)
+    if not layer.epsilon > 0:
+        raise ValueError(f"{kind}: epsilon must be > 0, got {epsilon}")
+    layer.center = bool(center)
+    layer.scale = bool(scale)
+    layer.beta_initializer = initializers.get(beta_initializer)
+    layer.gamma_initializer = initializers.get(gamma_initializer)
+    layer.beta_regularizer = regularizers.get(beta_regularizer)
+    layer.gamma_regularizer = regularizers.get(gamma_regularizer)
+    ignored_constraint(kind, "beta_constraint", beta_constraint)
+    ignored_constraint(kind, "gamma_constraint", gamma_constraint)
+
+
 class _Normalization(Layer):
     """Shared by both: the feature axes, gamma and beta, their config."""
 
@@ -35,20 +53,9 @@ class _Normalization(Layer):
     def __init__(self, axis, epsilon, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
                  gamma_regularizer, beta_constraint, gamma_constraint, **kwargs):
         super().__init__(**kwargs)
-        from .. import initializers, regularizers
-
         self.axis = _axes_arg(self._kind, axis)
-        self.epsilon = float(epsilon)
-        if not self.epsilon > 0:
-            raise ValueError(f"{self._kind}: epsilon must be > 0, got {epsilon}")
-        self.center = bool(center)
-        self.scale = bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        ignored_constraint(self._kind, "beta_constraint", beta_constraint)
-        ignored_constraint(self._kind, "gamma_constraint", gamma_constraint)
+        _set_affine_options(self, self._kind, epsilon, center, scale, beta_initializer, gamma_initializer,
+                            beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint)
         self.gamma = None
         self.beta = None
         self._axes = None
@@ -243,21 +250,10 @@ class GroupNormalization(Layer):
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise TypeError(f"GroupNormalization: axis must be an int, got {axis!r}")
         super().__init__(**kwargs)
-        from .. import initializers, regularizers
-
         self.groups = groups
         self.axis = axis
-        self.epsilon = float(epsilon)
-        if not self.epsilon > 0:
-            raise ValueError(f"GroupNormalization: epsilon must be > 0, got {epsilon}")
-        self.center = bool(center)
-        self.scale = bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        ignored_constraint("GroupNormalization", "beta_constraint", beta_constraint)
-        ignored_constraint("GroupNormalization", "gamma_constraint", gamma_constraint)
+        _set_affine_options(self, "GroupNormalization", epsilon, center, scale, beta_initializer, gamma_initializer,
+                            beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint)
         self.gamma = None
         self.beta = None
         self._channels = None
