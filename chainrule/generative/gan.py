@@ -100,8 +100,8 @@ class GAN(Model):
         self.generator_ema = None
         if self.ema is not None:  # a moving average of the generator's weights, the one that samples
             self.generator_ema = dcgan_generator(self.latent_dim, self.image_shape, name="generator_ema")
-            for w, a in zip(self.generator.weights, self.generator_ema.weights):
-                a.data[...] = w.data
+            self.generator_ema.set_weights(self.generator.get_weights())
+            for a in self.generator_ema.weights:
                 a.requires_grad = False
         self.d_loss_tracker = metrics.Mean(name="d_loss")
         self.g_loss_tracker = metrics.Mean(name="g_loss")

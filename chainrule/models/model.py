@@ -200,8 +200,6 @@ class Model(Layer):
         self.optimizer = opt
         self.loss = loss
         self.compiled_loss = loss_obj
-        self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics,
-                              "weighted_metrics": weighted_metrics}
         self._metric_ids = metric_ids
         self._metric_outputs = metric_outputs
         self._weighted_flags = flags

@@ -103,7 +103,7 @@ class ScaledDotProductAttention(Function):
             if drop is not None:
                 dp *= drop
             ds = dp
-            ds -= (dp * p).sum(axis=-1, keepdims=True)
+            ds -= xp.einsum("...ij,...ij->...i", dp, p)[..., None]  # rowsum(dP * P), no (T, T) temporary
             ds *= p
             ds *= ds.dtype.type(scale)
             dq = Tensor._wrap(ds @ k.data) if need[0] else None

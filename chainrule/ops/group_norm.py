@@ -80,11 +80,18 @@ class GroupNorm(Function):
         it = iter(self.inputs[1:])
         gamma = next(it).data if self.has_gamma else None
         out = [None]
+        # Per-(sample, channel) sums of g and g * xhat, each one pass, shared by every gradient:
+        # sum(g gamma) = gamma sum(g), and gamma's and beta's gradients are their sums over samples.
+        need_sums = need[0] or any(need[1:])
+        g_sum = xp.einsum("nmcp->nc", g4) if need_sums else None
+        gx_sum = xp.einsum("nmcp,nmcp->nc", g4, xhat) if need_sums else None
         if need[0]:
-            d = g4 * gamma[:, None] if gamma is not None else g4
+            d, sum_d, sum_dx = g4, g_sum, gx_sum
+            if gamma is not None:
+                d, sum_d, sum_dx = g4 * gamma[:, None], g_sum * gamma, gx_sum * gamma
             count = m * (c // self.groups) * p
-            mean_d = self._to_channels(self._fold(xp.einsum("nmcp->nc", d)) / count)
-            mean_dx = self._to_channels(self._fold(xp.einsum("nmcp,nmcp->nc", d, xhat)) / count)
+            mean_d = self._to_channels(self._fold(sum_d) / count)
+            mean_dx = self._to_channels(self._fold(sum_dx) / count)
             dx = xhat * mean_dx[:, None, :, None]
             dx += mean_d[:, None, :, None]
             xp.subtract(d, dx, out=dx)
@@ -92,10 +99,10 @@ class GroupNorm(Function):
             out[0] = Tensor._wrap(dx.reshape(g.shape))
         k = 1
         if self.has_gamma:
-            out.append(Tensor._wrap(xp.einsum("nmcp,nmcp->c", g4, xhat)) if need[k] else None)
+            out.append(Tensor._wrap(gx_sum.sum(axis=0)) if need[k] else None)
             k += 1
         if self.has_beta:
-            out.append(Tensor._wrap(xp.einsum("nmcp->c", g4)) if need[k] else None)
+            out.append(Tensor._wrap(g_sum.sum(axis=0)) if need[k] else None)
         return tuple(out)
 
     def _backward_graph(self, g):

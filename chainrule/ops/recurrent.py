@@ -34,6 +34,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.tensor import Tensor
 from . import elementwise as ew
+from .activation import hard_sigmoid
 from .creation import zeros_like
 from .indexing import stack
 from .linalg import matmul
@@ -86,13 +87,8 @@ def _act_tensor(name, a: Tensor) -> Tensor:
     if name == "relu":
         return ew.relu(a)
     if name == "hard_sigmoid":
-        return ew.clip(a + 3.0, 0.0, 6.0) / 6.0
+        return hard_sigmoid(a)
     return a
-
-
-def check_activation(op, name):
-    if name not in ACTIVATIONS:
-        raise ValueError(f"{op}: activation {name!r} has no fused form; known: {', '.join(ACTIVATIONS)}")
 
 
 # --------------------------------------------------------------------------------- shared pieces
