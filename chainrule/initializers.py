@@ -232,6 +232,8 @@ _BY_NAME = {
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "xavier_uniform": GlorotUniform,
     "xavier_normal": GlorotNormal, "he_normal": HeNormal, "he_uniform": HeUniform, "lecun_normal": LecunNormal,
     "lecun_uniform": LecunUniform, "orthogonal": Orthogonal, "identity": Identity,
+    # Keras 3's short aliases (its Embedding's default initializer is "uniform")
+    "uniform": RandomUniform, "normal": RandomNormal, "one": Ones, "zero": Zeros,
 }
 _CLASS_TO_NAME = {}
 for _n, _c in _BY_NAME.items():

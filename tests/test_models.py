@@ -671,3 +671,40 @@ def test_subclassed_build_with_unknown_sizes_says_so():
     with pytest.raises(ValueError, match=r"build: input shape \(None, None, None, 1\) has unknown sizes"):
         net.build((None, None, None, 1))
     assert net(np.zeros((2, 9, 7, 1), np.float32)).shape == (2, 2)   # built by a call on data
+
+
+@pytest.mark.parametrize("weights", [0.5, [0.5], (0.5,), {"dense": 0.5}, np.float32(0.5)])
+def test_single_output_loss_weights_scale_the_loss_in_every_form(weights):
+    """A one-output model takes loss_weights as a number or a one-entry list/dict (Keras); none is ignored."""
+    x = np.linspace(-1, 1, 64, dtype=np.float32).reshape(16, 4)
+    y = np.ones((16, 1), np.float32)
+
+    def loss(lw):
+        cr.utils.set_random_seed(3)
+        m = cr.Sequential([cr.layers.Input((4,)), cr.layers.Dense(1, name="dense")])
+        m.compile("sgd", "mse", loss_weights=lw)
+        return m.evaluate(x, y, verbose=0)
+
+    assert loss(weights) == pytest.approx(0.5 * loss(None), rel=1e-6)
+
+
+def test_single_output_loss_weights_of_the_wrong_length_are_refused():
+    m = cr.Sequential([cr.layers.Input((4,)), cr.layers.Dense(1)])
+    with pytest.raises(ValueError, match="loss_weights has 2 entries, but the model has one output"):
+        m.compile("sgd", "mse", loss_weights=[1.0, 2.0])
+    with pytest.raises(TypeError, match="loss_weights must be a number"):
+        m.compile("sgd", "mse", loss_weights="heavy")
+
+
+def test_targets_as_a_list_of_numpy_scalars_are_one_target():
+    """y built by a list comprehension over NumPy values is one target of a one-output model, not several."""
+    x = np.linspace(0, 1, 32, dtype=np.float32).reshape(8, 4)
+    labels = np.arange(8) % 3
+
+    def fit_loss(y):
+        cr.utils.set_random_seed(5)
+        m = cr.Sequential([cr.layers.Input((4,)), cr.layers.Dense(3)])
+        m.compile("sgd", "sparse_categorical_crossentropy")
+        return m.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0).history["loss"][0]
+
+    assert fit_loss([np.int64(v) for v in labels]) == pytest.approx(fit_loss(labels))

@@ -168,7 +168,7 @@ class IterBatches:
         x = standardize_x(self.model, x, self.where)
         y = standardize_y(self.model, y, self.where)
         xs, multi = _convert_x(x, self.keep_int, self.where)
-        ys, y_multi = _convert_y(y, self.where)
+        ys, y_multi = _convert_y(y, self.where, self.model)
         sw = None if sw is None else _as_target(sw, self.where, "sample_weight")
         names = [f"x[{i}]" for i in range(len(xs))] if multi else ["x"]
         extra = [(a, n) for a, n in zip(ys, _y_names(ys, y_multi)) if a is not None]
@@ -251,7 +251,7 @@ def make_batches(model, x, y=None, sample_weight=None, batch_size=32, shuffle=Fa
     xs, multi = _convert_x(x, keep_int, where)
     if y is None and need_y:
         raise ValueError(f"{where}: y is None; pass the targets (labels) for x")
-    ys, y_multi = _convert_y(y, where)
+    ys, y_multi = _convert_y(y, where, model)
     sw = None if sample_weight is None else _as_target(sample_weight, where, "sample_weight")
     names = [f"x[{i}]" for i in range(len(xs))] if multi else ["x"]
     extra = [(a, n) for a, n in zip(ys, _y_names(ys, y_multi)) if a is not None]
@@ -308,9 +308,19 @@ def standardize_y(model, y, where):
     return y
 
 
-def _convert_y(y, where):
-    """``([targets], several)``: the converted target array(s), and whether there is one per output."""
-    if isinstance(y, list) and y and all(hasattr(v, "shape") for v in y) and len(y) > 1:
+def _convert_y(y, where, model):
+    """``([targets], several)``: the converted target array(s), and whether there is one per output.
+
+    A model whose outputs are known decides (``standardize_y`` has already checked a list against
+    them); a subclassed model takes a list of two or more arrays as one target per output, and a
+    list of numbers (NumPy scalars included) as one target.
+    """
+    several = isinstance(y, list) and len(y) > 1 and all(hasattr(v, "shape") for v in y)
+    if several and model is not None and isinstance(model.__dict__.get("outputs"), list):
+        several = _n_outputs(model) > 1
+    elif several:
+        several = all(np.ndim(v) >= 1 for v in y)
+    if several:
         return [_as_target(v, where, f"y[{i}]") for i, v in enumerate(y)], True
     return [None if y is None else _as_target(y, where)], False
 

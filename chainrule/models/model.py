@@ -33,6 +33,8 @@ for anything else.
 """
 from __future__ import annotations
 
+import numbers
+
 import inspect
 import json
 
@@ -188,8 +190,7 @@ class Model(Layer):
             loss_obj = losses.get(loss)
             out_shape = self._known_output_shape()
             compiled = [metrics_mod.get(m, loss=loss_obj, output_shape=out_shape) for m in metric_ids]
-            weight = loss_weights if isinstance(loss_weights, (int, float)) and not isinstance(loss_weights, bool) \
-                else None
+            weight = _one_loss_weight(loss_weights)
             # One output inside a list or dict (cr.Model(x, {"y": y})): the model returns that structure.
             structured = isinstance(self.__dict__.get("_outputs_struct"), dict)
             if loss_obj is not None and (weight is not None or structured):
@@ -450,3 +451,20 @@ def _signature(inputs) -> dict:
         dtype = arr.dtype.name if arr.dtype.kind in "iuf" else backend.floatx()
         out.append(([None] + list(arr.shape[1:]), dtype))
     return {"inputs": out, "multi": multi}
+
+
+def _one_loss_weight(loss_weights):
+    """The loss weight of a one-output model: a number, or a one-entry list or dict of one (Keras accepts both)."""
+    value = loss_weights
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            raise ValueError(f"compile: loss_weights has {len(value)} entries, but the model has one output")
+        value = value[0]
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"compile: loss_weights must be a number (or a one-entry list of one) for a model with "
+                        f"one output, got {loss_weights!r}")
+    return float(value)
