@@ -33,6 +33,7 @@ class CharRecipe:
     units: int = 384
     num_layers: int = 2
     embedding_dim: int = 64
+    embedding_stddev: float | None = None  # None: Keras's default RandomUniform(-0.05, 0.05); else RandomNormal(0, s)
     dropout: float = 0.2
     sequence_length: int = 100
     batch_size: int = 64
@@ -44,8 +45,12 @@ class CharRecipe:
 
 RECIPES = {
     r.name: r for r in [
-        CharRecipe("lstm-shakespeare", "a 2-layer LSTM(384) character model of Tiny Shakespeare"),
-        CharRecipe("gru-shakespeare", "a 2-layer GRU(384) character model of Tiny Shakespeare", cell="gru"),
+        CharRecipe("lstm-shakespeare", "a 2-layer LSTM(384) character model of Tiny Shakespeare",
+                   embedding_stddev=1.0, dropout=0.25, batch_size=32, steps=2200, learning_rate=3e-3,
+                   eval_every=220),
+        CharRecipe("gru-shakespeare", "a 2-layer GRU(384) character model of Tiny Shakespeare", cell="gru",
+                   embedding_stddev=1.0, dropout=0.2, batch_size=64, steps=1750, learning_rate=3e-3,
+                   eval_every=175),
     ]
 }
 
@@ -62,7 +67,11 @@ def build_char_model(vocab_size: int, recipe: CharRecipe):
     from .models import Sequential
 
     rnn = {"lstm": layers.LSTM, "gru": layers.GRU}[recipe.cell]
-    stack = [layers.Input(shape=(None,), dtype="int64"), layers.Embedding(vocab_size, recipe.embedding_dim)]
+    from .initializers import RandomNormal
+
+    init = "random_uniform" if recipe.embedding_stddev is None else RandomNormal(stddev=recipe.embedding_stddev)
+    stack = [layers.Input(shape=(None,), dtype="int64"),
+             layers.Embedding(vocab_size, recipe.embedding_dim, embeddings_initializer=init)]
     for _ in range(recipe.num_layers):
         stack.append(rnn(recipe.units, return_sequences=True))
         if recipe.dropout:

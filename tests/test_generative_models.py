@@ -91,6 +91,7 @@ def test_sample_writes_a_grid_from_a_gan_a_vae_and_a_decoder(tmp_path):
     (lambda: GAN(latent_dim=0), "latent_dim must be a positive integer"),
     (lambda: GAN(loss="hinge"), "unknown loss 'hinge'"),
     (lambda: GAN(image_shape=(30, 30, 1)), "divisible by 4"),
+    (lambda: GAN(refine_filters=0), "refine_filters must be a positive integer"),
 ])
 def test_bad_model_arguments(make, match):
     with pytest.raises(ValueError, match=match):
@@ -112,3 +113,19 @@ def test_gan_moving_average_generator(tmp_path):
     np.testing.assert_allclose(loaded(z).data, gan(z).data, rtol=1e-6)
     with pytest.raises(ValueError, match="ema"):
         GAN(ema=1.0)
+
+
+def test_gan_refining_generator_trains_saves_and_loads(tmp_path):
+    """refine_filters adds a full-resolution Conv2DTranspose(k) -> BN -> LeakyReLU -> Conv2D(c, 3) ending."""
+    cr.manual_seed(0)
+    gan = GAN(latent_dim=4, image_shape=(8, 8, 1), ema=0.9, refine_filters=3)
+    names = [type(layer).__name__ for layer in gan.generator.layers]
+    assert names[-4:] == ["Conv2DTranspose", "BatchNormalization", "Activation", "Conv2D"]
+    assert gan.generator.layers[-4].filters == 3 and gan.generator.output_shape == (None, 8, 8, 1)
+    gan.compile(d_optimizer=cr.optimizers.Adam(1e-2), g_optimizer=cr.optimizers.Adam(1e-2))
+    gan.fit(np.random.default_rng(0).uniform(size=(8, 8, 8, 1)).astype(np.float32), batch_size=4, epochs=1,
+            verbose=0)
+    z = cr.tensor(np.ones((2, 4), np.float32))
+    loaded = _roundtrip(gan, tmp_path / "refine.safetensors")
+    assert loaded.refine_filters == 3
+    np.testing.assert_allclose(loaded(z).data, gan(z).data, rtol=1e-6)

@@ -412,3 +412,18 @@ def test_small_mlp_with_batch_norm_and_dropout_learns():
         for p in params:
             p.data -= 0.05 * p.grad.data
     assert float(loss(False).item()) < 0.3 * first
+
+
+@pytest.mark.parametrize("alias, cls, config", [
+    ("uniform", "RandomUniform", {"minval": -0.05, "maxval": 0.05}),
+    ("normal", "RandomNormal", {"mean": 0.0, "stddev": 0.05}),
+    ("one", "Ones", {}), ("zero", "Zeros", {}),
+])
+def test_keras_short_initializer_aliases(alias, cls, config):
+    """Keras 3 accepts "uniform" (its Embedding's default), "normal", "one" and "zero"."""
+    init = cr.initializers.get(alias)
+    assert type(init).__name__ == cls
+    assert {k: init.get_config()[k] for k in config} == config
+    emb = cr.layers.Embedding(10, 4, embeddings_initializer=alias)
+    emb.build((None, 3))
+    assert emb.embeddings.shape == (10, 4)

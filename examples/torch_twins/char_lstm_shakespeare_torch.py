@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -26,7 +27,10 @@ class CharModel(torch.nn.Module):
     def __init__(self, vocab, r):
         super().__init__()
         self.emb = torch.nn.Embedding(vocab, r.embedding_dim)
-        torch.nn.init.uniform_(self.emb.weight, -0.05, 0.05)
+        if r.embedding_stddev is None:
+            torch.nn.init.uniform_(self.emb.weight, -0.05, 0.05)  # Keras's default, RandomUniform(-0.05, 0.05)
+        else:
+            torch.nn.init.normal_(self.emb.weight, 0.0, r.embedding_stddev)
         cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[r.cell]
         self.rnns = torch.nn.ModuleList()
         d = r.embedding_dim
@@ -53,15 +57,15 @@ class CharModel(torch.nn.Module):
         return self.out(h)
 
 
-def evaluate(model, ids, length, batch=128):
+def evaluate(model, ids, length, batch=128, device="cpu"):
     x, y = char_windows(ids, length)
     model.eval()
     tot, n = 0.0, 0
     with torch.no_grad():
         for s in range(0, len(x), batch):
-            lo = model(torch.from_numpy(x[s:s + batch]))
+            lo = model(torch.from_numpy(x[s:s + batch]).to(device))
             tot += torch.nn.functional.cross_entropy(lo.reshape(-1, lo.shape[-1]),
-                                                     torch.from_numpy(y[s:s + batch]).reshape(-1),
+                                                     torch.from_numpy(y[s:s + batch]).to(device).reshape(-1),
                                                      reduction="sum").item()
             n += y[s:s + batch].size
     model.train()
@@ -73,23 +77,33 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="where PyTorch runs (the figures are the same up to rounding)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a field of the recipe (units=512, dropout=0.3, ...), to try a variant")
     args = p.parse_args(argv)
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     r = char_lm.get(f"{args.cell}-shakespeare")
+    for item in args.set:
+        field, value = item.split("=", 1)
+        kind = type(getattr(r, field))
+        r = replace(r, **{field: None if value == "None" else (float(value) if kind in (float, type(None)) else kind(value))})
     steps = args.steps or r.steps
     vocab, train_ids, val_ids = char_lm.load_text()
-    model = CharModel(vocab.size, r)
+    model = CharModel(vocab.size, r).to(args.device)
     opt = torch.optim.Adam(model.parameters(), lr=r.learning_rate, eps=1e-7)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
     rng = np.random.default_rng(args.seed)
-    print(f"torch twin of {r.name}: {steps} steps of {r.batch_size} x {r.sequence_length}")
+    print(f"torch {torch.__version__} twin of {r.name} on {args.device}: {steps} steps of {r.batch_size} x "
+          f"{r.sequence_length}; {r}")
     train_time, running = 0.0, []
     for step in range(1, steps + 1):
         x, y = random_windows(train_ids, r.sequence_length, r.batch_size, rng)
         t0 = time.perf_counter()
-        lo = model(torch.from_numpy(x))
-        loss = torch.nn.functional.cross_entropy(lo.reshape(-1, vocab.size), torch.from_numpy(y).reshape(-1))
+        lo = model(torch.from_numpy(x).to(args.device))
+        loss = torch.nn.functional.cross_entropy(lo.reshape(-1, vocab.size),
+                                                 torch.from_numpy(y).to(args.device).reshape(-1))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), r.global_clipnorm)
@@ -98,7 +112,7 @@ def main(argv=None):
         train_time += time.perf_counter() - t0
         running.append(loss.item())
         if step % r.eval_every == 0 or step == steps:
-            val = evaluate(model, val_ids, r.sequence_length)
+            val = evaluate(model, val_ids, r.sequence_length, device=args.device)
             ep = step * r.batch_size * r.sequence_length / len(train_ids)
             print(f"step {step:5d}  train loss {np.mean(running):.4f}  val loss {val:.4f}  "
                   f"training time {train_time:7.1f} s  ({train_time / ep:.1f} s/epoch)", flush=True)
