@@ -100,20 +100,23 @@ def machine() -> dict:
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def cpu_snapshot():
+def cpu_snapshot(also=()):
     """(wall seconds, CPU-seconds busy on the whole machine, CPU-seconds of this process), or None.
 
     Two snapshots give how many cores *other* processes kept busy in between: on a shared
     machine that is the contention the timings suffered (Linux only; elsewhere None).
+    The processes whose ids are in ``also`` (the benchmark's own worker) count as this one.
     """
     try:
         with open("/proc/stat") as f:
             fields = f.readline().split()[1:]
         vals = [int(v) for v in fields]
         busy = sum(vals) - vals[3] - (vals[4] if len(vals) > 4 else 0)  # all but idle and iowait
-        with open("/proc/self/stat") as f:
-            own = f.read().rsplit(")", 1)[1].split()
-        mine = int(own[11]) + int(own[12])  # utime + stime of every thread of this process
+        mine = 0
+        for pid in ("self", *also):
+            with open(f"/proc/{pid}/stat") as f:
+                own = f.read().rsplit(")", 1)[1].split()
+            mine += int(own[11]) + int(own[12])  # utime + stime of every thread of the process
     except (OSError, ValueError, IndexError):
         return None
     return time.perf_counter(), busy / _CLK_TCK, mine / _CLK_TCK
@@ -126,15 +129,15 @@ def other_load(before, after) -> float | None:
     return max(0.0, ((after[1] - before[1]) - (after[2] - before[2])) / (after[0] - before[0]))
 
 
-def wait_until_quiet(max_wait: float, threshold: float, probe: float = 0.5) -> float | None:
+def wait_until_quiet(max_wait: float, threshold: float, probe: float = 0.5, also=()) -> float | None:
     """Sleep until other processes keep at most ``threshold`` cores busy (probed over ``probe``
     seconds), or ``max_wait`` seconds have passed; returns the last measured other load."""
     deadline = time.perf_counter() + max_wait
     load = None
     while True:
-        before = cpu_snapshot()
+        before = cpu_snapshot(also)
         time.sleep(probe)
-        load = other_load(before, cpu_snapshot())
+        load = other_load(before, cpu_snapshot(also))
         if load is None or load <= threshold or time.perf_counter() >= deadline:
             return load
 

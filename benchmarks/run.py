@@ -1,6 +1,8 @@
-"""``python -m benchmarks``: chainrule against PyTorch, workload by workload, in one process.
+"""``python -m benchmarks``: chainrule against PyTorch, workload by workload, each library in its own process.
 
-For each workload both libraries are built, warmed up, then timed interleaved: in each
+chainrule runs in this process; PyTorch (and Keras) run in a worker process started without
+chainrule's allocator tuning (``benchmarks/worker.py``), as a user runs them; ``--same-process``
+times all of them here instead. For each workload both libraries are built, warmed up, then timed interleaved: in each
 of R rounds every variant (chainrule's custom loop, chainrule's ``fit``, PyTorch) runs
 k steps back to back, in A/B/A/B order (reversed every other round so that neither
 side always runs first), with k chosen so that a round lasts about ``round_seconds``.
@@ -29,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from . import peak as _peak
+from .worker import Worker, time_block
 from .workloads import Skip, all_workloads
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -43,10 +46,21 @@ PROFILES = {
 
 
 # ----------------------------------------------------------------------------- timing
-def time_workload(wl, warmup: int, rounds: int, round_seconds: float, settle_seconds: float = 0.2) -> dict:
-    """Median ms/step of each variant, timed interleaved after a warm-up; also the raw samples."""
+def time_workload(wl, warmup: int, rounds: int, round_seconds: float, settle_seconds: float = 0.2,
+                  worker=None, index: int | None = None) -> dict:
+    """Median ms/step of each variant, timed interleaved after a warm-up; also the raw samples.
+
+    With a ``worker`` (``benchmarks/worker.py``), the variants of the other libraries run in the
+    worker's process (workload ``index`` of its current build) and chainrule's here.
+    """
+    def remote(v):
+        return worker is not None and v.lib != "chainrule"
+
     est = {}
     for v in wl.variants:
+        if remote(v):
+            est[v.label] = worker.warm(index, v.label, warmup)
+            continue
         best = float("inf")
         for _ in range(max(warmup, 1)):
             t0 = time.perf_counter()
@@ -61,22 +75,13 @@ def time_workload(wl, warmup: int, rounds: int, round_seconds: float, settle_sec
         order = wl.variants if r % 2 == 0 else wl.variants[::-1]
         for v in order:
             n = calls[v.label]
-            fn = v.fn
-            # Let the other library's idle threads stop spinning (OpenBLAS's workers busy-wait
-            # for a while after each call, which on 2 cores steals a core from the next
-            # library's threads), then one untimed step to settle caches and the heap.
-            if settle_seconds:
-                time.sleep(settle_seconds)
-            fn()
-            f0 = _peak.page_faults()
-            t0 = time.perf_counter()
-            for _ in range(n):
-                fn()
-            dt = time.perf_counter() - t0
-            f1 = _peak.page_faults()
+            if remote(v):
+                dt, block_faults = worker.time(index, v.label, n, settle_seconds)
+            else:
+                dt, block_faults = time_block(v.fn, n, settle_seconds)
             samples[v.label].append(dt / (n * v.steps_per_call) * 1e3)
-            if f0 is not None and f1 is not None:
-                faults[v.label] += f1 - f0
+            if block_faults is not None:
+                faults[v.label] += block_faults
             steps[v.label] += n * v.steps_per_call
     return {
         "median_ms": {k: statistics.median(s) for k, s in samples.items()},
@@ -203,6 +208,9 @@ def parse_args(argv):
                         "glibc's mmap/trim thresholds raised for the whole process so that big temporaries "
                         "reuse memory instead of page-faulting fresh pages every step; 'default': glibc's "
                         "own allocator settings (CHAINRULE_MALLOC=default)")
+    p.add_argument("--same-process", action="store_true",
+                   help="time PyTorch and Keras in this process too, under chainrule's allocator tuning "
+                        "(default: in a worker process of their own, as users run them; benchmarks/worker.py)")
     p.add_argument("--threads", type=int,
                    help="threads for both libraries (default: the thread count of NumPy's BLAS)")
     p.add_argument("--json", metavar="PATH", help="where to write the results (default benchmarks/results/<time>.json)")
@@ -273,6 +281,10 @@ def main(argv=None) -> int:
           f"%peak below is of {gemm['peak_gflops']:.1f} ({time.perf_counter() - t_gemm:.1f} s)\n")
 
     rows, skipped, descriptions = [], [], {}
+    worker = None if args.same_process else Worker(args.batch_size, prof["fit_batches"], threads, args.only)
+    ours = () if worker is None else (worker.pid,)   # the worker's CPU time is not "other processes"
+    print(f"PyTorch{' and Keras' if keras_version else ''} timed "
+          f"{'in this process' if worker is None else f'in a process of its own (pid {worker.pid}, glibc default allocator)'}")
     print("running (each row as it finishes; %peak against the peak measured so far):")
     print(HEADER)
     for name, build in all_workloads(torch, args.batch_size, prof["fit_batches"], args.only):
@@ -282,14 +294,20 @@ def main(argv=None) -> int:
             print(f"{name:<16}skipped: {e}")
             skipped.append({"workload": name, "reason": str(e)})
             continue
-        for wl in wls:
+        if worker is not None:
+            built = worker.build(name)
+            keys = [[wl.kind, *[v.label for v in wl.variants]] for wl in wls]
+            if built.get("keys") != keys:
+                raise RuntimeError(f"benchmarks: the worker built {name} as {built}, this process as {keys}")
+        for index, wl in enumerate(wls):
             timing = None
             for attempt in range(prof["retries"] + 1):
                 if prof["wait_idle"] > 0:
-                    _peak.wait_until_quiet(prof["wait_idle"], args.busy_cores)
-                before = _peak.cpu_snapshot()
-                t = time_workload(wl, prof["warmup"], prof["rounds"], prof["round_seconds"], prof["settle_seconds"])
-                t["other_load"] = _peak.other_load(before, _peak.cpu_snapshot())
+                    _peak.wait_until_quiet(prof["wait_idle"], args.busy_cores, also=ours)
+                before = _peak.cpu_snapshot(also=ours)
+                t = time_workload(wl, prof["warmup"], prof["rounds"], prof["round_seconds"], prof["settle_seconds"],
+                                  worker=worker, index=index)
+                t["other_load"] = _peak.other_load(before, _peak.cpu_snapshot(also=ours))
                 t["attempt"] = attempt
                 if timing is None or (t["other_load"] or 0) < (timing["other_load"] or 0):
                     timing = t
@@ -305,6 +323,8 @@ def main(argv=None) -> int:
                 print(format_row(r), flush=True)
             if wl.flops_per_step:
                 _peak.recheck_peak(gemm, torch)
+    if worker is not None:
+        worker.close()
     set_fractions(rows, gemm["peak_gflops"])
     elapsed = time.perf_counter() - t_gemm
 
@@ -344,6 +364,7 @@ def main(argv=None) -> int:
             "versions": {"python": mach["python"], "numpy": np.__version__, "torch": torch.__version__,
                          "chainrule": _chainrule_version(), "keras": keras_version},
             "threads": {"count": threads, "how": how, "torch_num_threads": torch.get_num_threads()},
+            "pytorch_process": "same" if args.same_process else "own (CHAINRULE_MALLOC=default)",
             "blas": _peak.blas_info(),
             "malloc": malloc,
             "torch_config": torch.__config__.show(),
