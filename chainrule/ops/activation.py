@@ -183,12 +183,12 @@ class LeakyRelu(Function):
 
     def forward(self, x, negative_slope):
         self.mask = x > 0
-        self.slope = negative_slope
-        return xp.where(self.mask, x, x * negative_slope).astype(x.dtype, copy=False)
+        self.slope = x.dtype.type(negative_slope)   # in x's dtype: no float64 temporaries below
+        return xp.where(self.mask, x, x * self.slope)
 
     def backward(self, g):
-        w = xp.where(self.mask, 1.0, self.slope).astype(g.dtype)
-        return g * Tensor._wrap(w)
+        w = xp.where(self.mask, self.slope.dtype.type(1), self.slope)
+        return g * Tensor._wrap(w if w.dtype == g.dtype else w.astype(g.dtype))
 
 
 class Relu6(Function):

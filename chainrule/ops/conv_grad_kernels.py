@@ -68,22 +68,35 @@ _MIN_CHANNELS_FLAT = 4
 
 
 def _input_grad_col2im(gy, w, geo, dtype):
-    """Any strides: ``dcol = gy @ w^T`` per block, then one strided add per kernel offset."""
+    """Any strides: ``dcol = gy @ w^T`` per block, then one strided add per kernel offset.
+
+    Blocks of whole samples write disjoint samples of the gradient, so they run on the pool's
+    threads (``chainrule.parallel``), each with its own ``dcol`` buffer; row blocks of one sample
+    add into overlapping windows and run one after another.
+    """
     wg_t = geo.weight_by_group(w, dtype).transpose(0, 2, 1)          # (G, Og, K*Cg)
     gx_g = xp.zeros((geo.groups, geo.n) + geo.padded_spatial + (geo.cg,), dtype=dtype)
     win = geo.windows(gx_g)
     lead = (slice(None),) * (2 + geo.nd)
-    buf = None
-    for nsl, osl in geo.blocks(geo.col_row_bytes(dtype)):
+    blocks = list(geo.blocks(geo.col_row_bytes(dtype)))
+    threads = parallel.num_workers(gx_g.nbytes)
+    if any(osl != slice(None) for _, osl in blocks):
+        threads = 1      # row blocks of one sample add into overlapping windows: never at once
+
+    def block(state, _, nsl_osl):          # one block; state: this thread's dcol buffer
+        nsl, osl = nsl_osl
         view = win[:, nsl, osl]
+        buf = state.get("buf")
         if buf is None or buf.size < view.size:
-            buf = xp.empty(view.size, dtype=dtype)
+            buf = state["buf"] = xp.empty(view.size, dtype=dtype)
         dcol = buf[:view.size].reshape(geo.groups, -1, geo.ksize * geo.cg)
         xp.matmul(geo.rows_by_group(gy, nsl, osl), wg_t, out=dcol)
         dcol = dcol.reshape(view.shape)
         for k in geo.kernel_offsets:
             # For a fixed kernel offset the target positions are distinct, so a plain += is exact.
             view[lead + k] += dcol[lead + k]
+
+    parallel.run_blocks(block, blocks, threads)
     return geo.ungroup(gx_g)
 
 
