@@ -1,9 +1,9 @@
 """A character-level LSTM language model on Tiny Shakespeare, and a generated sample.
 
-    Embedding(65, 64) -> LSTM(384, return_sequences) -> Dropout(0.2) -> LSTM(384, return_sequences)
-    -> Dropout(0.2) -> Dense(65)
-    random windows of 100 characters, batch 64, 640 steps (~4.1 epochs of the 1.0M training
-    characters), Adam 2e-3 with cosine decay to 0, global gradient-norm clipping at 5
+    Embedding(65, 64, N(0, 1) init) -> LSTM(384, return_sequences) -> Dropout(0.25)
+    -> LSTM(384, return_sequences) -> Dropout(0.25) -> Dense(65)
+    random windows of 100 characters, batch 32, 2,200 steps (~7 epochs of the 1.0M training
+    characters), Adam 3e-3 with cosine decay to 0, global gradient-norm clipping at 5
     target: validation loss (the last 10% of the text) <= 1.50 nats per character in <= 30 min
 
 At every position the model predicts the next character; the loss is the mean cross-entropy

@@ -1,11 +1,14 @@
-"""PyTorch twin of the ``lstm-shakespeare`` recipe (examples/char_lstm_shakespeare.py).
+"""PyTorch twin of the ``lstm-shakespeare`` and ``gru-shakespeare`` recipes (examples/char_lstm_shakespeare.py).
 
-The same model (Embedding 64 -> LSTM(384) -> Dropout(0.2) -> LSTM(384) -> Dropout(0.2) -> Linear),
-the same initializers as Keras's defaults (embedding uniform(-0.05, 0.05), kernels
-glorot-uniform, recurrent kernels orthogonal, zero biases with the LSTM forget-gate bias at 1,
-Dense glorot-uniform), the same batches (random windows drawn by the same NumPy generator
-from chainrule.data.text), Adam (eps 1e-7 as Keras) with the same cosine decay, the same
-global-norm clipping at 5, and the same validation windows. One CPU thread.
+The same model (Embedding 64 -> 2 x [LSTM or GRU(384) -> Dropout] -> Linear), the same
+initializers as chainrule's recipe (embedding N(0, stddev) when the recipe sets
+``embedding_stddev``, else Keras's default uniform(-0.05, 0.05); kernels glorot-uniform,
+recurrent kernels orthogonal, zero biases with the LSTM forget-gate bias at 1, Dense
+glorot-uniform), the same batches (random windows drawn by the same NumPy generator from
+chainrule.data.text), Adam (eps 1e-7 as Keras) with the same cosine decay, the same global-norm
+clipping at 5, and the same validation windows. One CPU thread unless ``--threads``;
+``--device cuda`` runs it on a GPU (the same figures up to rounding), ``--set FIELD=VALUE``
+tries a variant of the recipe.
 
 Run:  python examples/torch_twins/char_lstm_shakespeare_torch.py [--steps N] [--cell lstm|gru]
 """
