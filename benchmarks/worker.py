@@ -69,7 +69,6 @@ class Worker:
         os.close(write_fd)
         self.answers = os.fdopen(read_fd, "r")
         self.pid = self.proc.pid
-        self._base = 0   # index of the current build's first workload
 
     def _ask(self, **request) -> dict:
         self.proc.stdin.write(json.dumps(request) + "\n")
@@ -135,7 +134,11 @@ def _serve(args) -> int:
                     continue
                 reply(keys=[[wl.kind, *[v.label for v in wl.variants]] for wl in workloads])
                 continue
-            variant = next(v for v in workloads[request["workload"]].variants if v.label == request["label"])
+            wl = workloads[request["workload"]]
+            variant = next((v for v in wl.variants if v.label == request["label"]), None)
+            if variant is None:
+                reply(error=f"{wl.name} {wl.kind} has no variant {request['label']!r}")
+                continue
             if op == "warm":
                 best = float("inf")
                 for _ in range(max(request["calls"], 1)):
