@@ -30,7 +30,6 @@ import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 from . import threads
 
@@ -46,12 +45,12 @@ _pool_size = 0
 
 def num_workers(nbytes: int = MIN_BYTES) -> int:
     """How many threads (the caller's included) a piece of work touching ``nbytes`` should use."""
-    if not ENABLED or nbytes < MIN_BYTES:
-        return 1
+    if not ENABLED or nbytes < MIN_BYTES or getattr(_inside, "part", False):
+        return 1                        # small work, or already one part of a parallel section
     p = threads._policy
     if p.controller() is None:          # cannot lower the BLAS threads while the pool runs: stay serial
         return 1
-    n = p.blas_threads() or 1
+    n = p.planned_threads() or 1
     return max(1, min(int(n), p.cores))
 
 
@@ -67,50 +66,26 @@ def _executor(n_helpers: int) -> ThreadPoolExecutor:
         return _pool
 
 
-_blas_lock = threading.Lock()
-_blas_holders = 0          # how many single_blas sections are open (several user threads may run ops)
-_blas_before = None        # the BLAS's thread count when the first of them opened
+_inside = threading.local()    # .part is True on a thread running one part of a run()
 
 
 def _after_fork_in_child():
     """A forked child (a data-loading worker) has none of the parent's pool threads: start afresh."""
-    global _pool, _pool_size, _pool_lock, _blas_lock, _blas_holders, _blas_before
+    global _pool, _pool_size, _pool_lock
     _pool, _pool_size, _pool_lock = None, 0, threading.Lock()
-    _blas_lock, _blas_holders, _blas_before = threading.Lock(), 0, None
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-@contextmanager
 def single_blas(n: int):
     """Hold the BLAS at one thread while ``n > 1`` pool threads make their own BLAS calls.
 
-    Sections may overlap (ops called from several threads of the user's): the first one in
-    lowers the count, the last one out restores it.
+    The hold lasts until the model's step ends (``threads.hold_single``): the dense
+    layers between two convolutions run their products on one thread too.
     """
-    global _blas_holders, _blas_before
-    if n <= 1:
-        yield
-        return
-    p = threads._policy
-    with _blas_lock:
-        if _blas_holders == 0:
-            before = p.blas_threads()
-            _blas_before = before
-            if before is not None and before > 1:
-                p.set_blas_threads(1)
-        _blas_holders += 1
-    try:
-        yield
-    finally:
-        with _blas_lock:
-            _blas_holders -= 1
-            if _blas_holders == 0:
-                if _blas_before is not None and _blas_before > 1:
-                    p.set_blas_threads(_blas_before)
-                _blas_before = None
+    return threads.hold_single(n)
 
 
 def split(n_items: int, n: int) -> list:
@@ -127,6 +102,7 @@ def run(fn, parts: list) -> list:
     """
     if len(parts) <= 1:
         return [fn(p) for p in parts]
+    fn = _as_part(fn)
     pool = _executor(len(parts) - 1)
     futures = [pool.submit(fn, p) for p in parts[1:]]
     results, error = [None] * len(parts), None
@@ -142,6 +118,18 @@ def run(fn, parts: list) -> list:
     if error is not None:
         raise error
     return results
+
+
+def _as_part(fn):
+    """``fn`` marked as one part of a parallel section: work it starts runs serially on its thread."""
+    def part(arg):
+        was = getattr(_inside, "part", False)
+        _inside.part = True
+        try:
+            return fn(arg)
+        finally:
+            _inside.part = was
+    return part
 
 
 def over_samples(fn, n_samples: int, nbytes: int, chunk_bytes: int | None = None) -> None:

@@ -24,13 +24,27 @@ or ``BLIS_NUM_THREADS`` is set in the environment at import, or after
 ``cr.set_num_threads(n)``, chainrule leaves the count alone (``set_num_threads(None)``
 hands it back to the policy). ``CHAINRULE_THREADS=fixed`` turns the policy off.
 
+Holding the BLAS at one thread. chainrule's own thread pool (``chainrule.parallel``) runs
+the blocks of a convolution on all the cores, each block making its own BLAS call, so the
+BLAS must then run on one thread (``hold_single``). Once held, the BLAS stays at one thread
+until the model's step is over: the next outermost layer call, or the end of a backward
+pass, gives the count back (``release_hold``). Giving it back right after each block (as
+before 2026-12-05) cost more than the second core gave: the dense layers between two
+convolutions then ran their small products on two BLAS threads, and OpenBLAS's worker thread
+spins for a while after each product, waiting for the next one, while the pool's two threads
+wanted both cores (measured on the texts' CNN, batch 64: 40-44 ms a training step against
+28.5-30 ms with the BLAS held, ``benchmarks/README.md``). A model without convolutions never
+takes the hold, and its products run on all the BLAS's threads as before.
+
 The BLAS is reached through threadpoolctl (a small, well-kept library for exactly
 this). Without it, or on a system without ``/proc/stat``, the policy does nothing.
 """
 from __future__ import annotations
 
 import os
+import threading
 import time
+from contextlib import contextmanager
 
 #: Seconds between two looks at the machine's load.
 INTERVAL = 0.25
@@ -91,6 +105,9 @@ class _Policy:
         self.last = None                  # (wall, machine busy seconds, own cpu seconds)
         self.others = 0.0                 # the others' load at the last look, in cores
         self.changes = 0
+        self.held_from = None             # while the BLAS is held at one thread: the count to give back
+        self.holders = 0                  # hold_single sections open now (ops may run on several user threads)
+        self.hold_lock = threading.Lock()
 
     # ------------------------------------------------------------------ the BLAS
     def controller(self):
@@ -119,6 +136,19 @@ class _Policy:
         for c in ctl.lib_controllers:
             c.set_num_threads(int(n))
         return True
+
+    def planned_threads(self):
+        """The threads chainrule's work may use now: the BLAS's count, or the one it gets back after a hold."""
+        held = self.held_from
+        return held if held is not None else self.blas_threads()
+
+    def set_planned_threads(self, n: int) -> bool:
+        """Set the count: on the BLAS now, or (while it is held at one) when the hold ends."""
+        with self.hold_lock:
+            if self.held_from is not None:
+                self.held_from = int(n)
+                return True
+        return self.set_blas_threads(n)
 
     # ------------------------------------------------------------------ the policy
     @property
@@ -150,7 +180,7 @@ class _Policy:
             target = max(1, min(self.cores - 1, int(round(self.cores - self.others))))
         else:
             target = self.current          # nothing to change (None: the BLAS's own count, all cores)
-        if target is not None and target != self.current and self.set_blas_threads(target):
+        if target is not None and target != self.current and self.set_planned_threads(target):
             self.current = target
             self.changes += 1
 
@@ -158,13 +188,26 @@ class _Policy:
 _policy = _Policy()
 
 
+def _after_fork_in_child():
+    """A forked child (a data-loading worker) has one thread: no section of the parent's is open in it."""
+    _policy.hold_lock = threading.Lock()
+    _policy.holders = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def update() -> None:
     """Look at the machine's load if ``INTERVAL`` has passed, and adjust the BLAS threads.
 
-    Called by chainrule at each outermost layer call and each backward pass; cheap
-    (a clock read) between looks.
+    Called by chainrule at each outermost layer call; cheap (a clock read) between looks.
+    A model's step starts there, so a hold of the BLAS at one thread from the last step
+    ends there too.
     """
     p = _policy
+    if p.held_from is not None:
+        release_hold()
     now = time.monotonic()
     if now < p.next_look:
         return
@@ -179,6 +222,8 @@ def set_num_threads(n: int | None) -> None:
     Like ``torch.set_num_threads``. Needs threadpoolctl (``pip install threadpoolctl``).
     """
     p = _policy
+    with p.hold_lock:
+        p.held_from = None                # the user's count replaces whatever a hold would give back
     if n is None:
         p.user_threads = None
         p.current = None
@@ -193,9 +238,49 @@ def set_num_threads(n: int | None) -> None:
     p.user_threads = n
 
 
+@contextmanager
+def hold_single(n: int):
+    """Hold the BLAS at one thread while ``n > 1`` threads of chainrule's pool make their own BLAS calls.
+
+    The hold outlasts the section: it ends at ``release_hold`` (the next outermost layer
+    call, the end of a backward pass), not when the section closes (see the module's text).
+    Sections may overlap (ops called from several user threads).
+    """
+    if n <= 1:
+        yield
+        return
+    p = _policy
+    with p.hold_lock:
+        if p.held_from is None:
+            before = p.blas_threads()
+            if before is not None and before > 1 and p.set_blas_threads(1):
+                p.held_from = before
+        p.holders += 1
+    try:
+        yield
+    finally:
+        with p.hold_lock:
+            p.holders -= 1
+
+
+def release_hold() -> None:
+    """Give the BLAS back the threads it had before ``hold_single`` (unless a section is still open)."""
+    p = _policy
+    if p.held_from is None:
+        return
+    with p.hold_lock:
+        if p.held_from is not None and p.holders == 0:
+            p.set_blas_threads(p.held_from)
+            p.held_from = None
+
+
 def get_num_threads() -> int:
-    """The number of threads the BLAS uses now (the cores' count when it cannot be read)."""
-    n = _policy.blas_threads()
+    """The number of threads chainrule's work uses (the BLAS's, and the pool's; the cores' count when unknown).
+
+    While the BLAS is held at one thread for the pool's blocks (``hold_single``), this is the
+    count it gets back.
+    """
+    n = _policy.planned_threads()
     return _policy.cores if n is None else int(n)
 
 
@@ -211,4 +296,4 @@ def policy_state() -> dict:
     else:
         mode = "auto"
     return {"mode": mode, "cores": p.cores, "blas_threads": get_num_threads(), "others_load": round(p.others, 2),
-            "changes": p.changes}
+            "changes": p.changes, "held": p.held_from is not None}

@@ -161,6 +161,7 @@ def test_split_covers_every_item_once():
 
 def test_one_thread_when_the_policy_gives_the_blas_one(monkeypatch):
     """The pool follows chainrule.threads: one BLAS thread (busy machine, user's choice) -> serial."""
+    monkeypatch.setattr(threads._policy, "held_from", None)
     monkeypatch.setattr(threads._policy, "blas_threads", lambda: 1)
     assert parallel.num_workers(1 << 30) == 1
     monkeypatch.setattr(threads._policy, "blas_threads", lambda: 2)
@@ -172,20 +173,78 @@ def test_one_thread_when_the_policy_gives_the_blas_one(monkeypatch):
     assert parallel.num_workers(1 << 30) == 1
 
 
-def test_single_blas_restores_the_thread_count(monkeypatch):
+def test_single_blas_holds_the_blas_until_the_step_ends(monkeypatch):
+    """The BLAS is lowered to one thread by the first section and given back by release_hold, once."""
+    p = threads._policy
+    count = [2]
     seen = []
-    monkeypatch.setattr(threads._policy, "blas_threads", lambda: 2)
-    monkeypatch.setattr(threads._policy, "set_blas_threads", lambda n: seen.append(n) or True)
+
+    def set_threads(n):
+        seen.append(n)
+        count[0] = n
+        return True
+
+    monkeypatch.setattr(p, "blas_threads", lambda: count[0])
+    monkeypatch.setattr(p, "set_blas_threads", set_threads)
+    monkeypatch.setattr(p, "held_from", None)
     with pytest.raises(RuntimeError):
         with parallel.single_blas(2):
             raise RuntimeError("inside")
-    assert seen == [1, 2]
-    seen.clear()
-    with parallel.single_blas(2):            # overlapping sections: lowered once, restored once
+    assert seen == [1] and p.held_from == 2
+    assert threads.get_num_threads() == 2 and parallel.num_workers(1 << 30) in (1, 2)
+    with parallel.single_blas(2):            # already held: nothing to lower
         with parallel.single_blas(2):
-            pass
+            threads.release_hold()           # a section is open: the hold stays
         assert seen == [1]
+    threads.release_hold()
+    assert seen == [1, 2] and p.held_from is None
+    threads.release_hold()                   # nothing held: nothing to do
     assert seen == [1, 2]
+
+
+def test_policy_changes_during_a_hold_wait_for_its_end(monkeypatch):
+    p = threads._policy
+    count = [2]
+    monkeypatch.setattr(p, "blas_threads", lambda: count[0])
+    monkeypatch.setattr(p, "set_blas_threads", lambda n: count.__setitem__(0, n) or True)
+    monkeypatch.setattr(p, "held_from", None)
+    with parallel.single_blas(2):
+        pass
+    assert count[0] == 1
+    assert p.set_planned_threads(3) and count[0] == 1 and p.held_from == 3
+    threads.release_hold()
+    assert count[0] == 3
+
+
+def test_a_layer_call_and_a_backward_pass_end_the_hold(monkeypatch):
+    p = threads._policy
+    count = [2]
+    monkeypatch.setattr(p, "blas_threads", lambda: count[0])
+    monkeypatch.setattr(p, "set_blas_threads", lambda n: count.__setitem__(0, n) or True)
+    monkeypatch.setattr(p, "held_from", None)
+    layer = cr.layers.Dense(3)
+    x = cr.tensor(np.ones((2, 4), np.float32))
+    with parallel.single_blas(2):
+        pass
+    assert count[0] == 1
+    out = layer(x)
+    assert count[0] == 2
+    with parallel.single_blas(2):
+        pass
+    assert count[0] == 1
+    cr.grad(out.sum(), layer.trainable_weights)
+    assert count[0] == 2
+
+
+def test_work_started_inside_a_parallel_part_runs_serially(monkeypatch):
+    """A part that starts parallel work of its own runs it on its thread (the pool is not waited on from inside)."""
+    monkeypatch.setattr(threads._policy, "planned_threads", lambda: 2)
+    monkeypatch.setattr(threads._policy, "cores", 2)
+    monkeypatch.setattr(threads._policy, "controller", lambda: object())
+    assert parallel.num_workers(1 << 30) == 2
+    seen = []
+    parallel.run(lambda i: seen.append(parallel.num_workers(1 << 30)), [0, 1])
+    assert seen == [1, 1]
 
 
 def test_training_step_on_two_threads_equals_serial(two_threads):

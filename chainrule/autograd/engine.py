@@ -9,7 +9,7 @@ a chain of any length (an RNN over 10,000 steps) backpropagates.
 """
 from __future__ import annotations
 
-from .. import backend
+from .. import backend, threads
 from .function import Function
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .tensor import Tensor
@@ -278,6 +278,7 @@ def _sum_grads(a, b, create_graph):
 def backward(tensors, grad_tensors=None, create_graph=False, retain_graph=None) -> None:
     """Accumulate d(sum of tensors . grad_tensors)/d(leaf) into each leaf's ``.grad``."""
     run_backward(tensors, grad_tensors, None, create_graph, retain_graph, where="backward")
+    threads.release_hold()  # a step's gradients are done: the BLAS gets its threads back
 
 
 def grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=None, allow_unused=True):
@@ -294,6 +295,7 @@ def grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=No
     if grad_outputs is not None and isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs]
     res = run_backward(outputs, grad_outputs, inputs, create_graph, retain_graph, where="grad")
+    threads.release_hold()  # a step's gradients are done: the BLAS gets its threads back
     if not allow_unused:
         for i, g in enumerate(res):
             if g is None:
