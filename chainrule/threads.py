@@ -18,6 +18,11 @@ and gives the BLAS the cores the others leave free, ``max(1, cores - others)`` r
 with some hysteresis so that it does not flip back and forth (it drops a thread when
 the others use more than ``DROP`` of a core, and takes it back when they use less than
 ``RESTORE``). Changing the count is one call into the BLAS, made only when it changes.
+A window in which this process itself mostly waited (longer than ``STALE`` seconds, less
+than ``IDLE_SHARE`` of a core of its own) changes nothing: a program that ran while we
+waited may have stopped since, and acting on it would run the next quarter second on one
+thread of an idle machine (seen in the benchmark, where PyTorch's process runs between two
+of chainrule's timings: the texts' CNN's inference measured 12 ms a step instead of 8.3).
 
 The user wins: when ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``
 or ``BLIS_NUM_THREADS`` is set in the environment at import, or after
@@ -52,6 +57,10 @@ INTERVAL = 0.25
 DROP = 0.6
 #: ...and take it back when they use less than this.
 RESTORE = 0.3
+#: A window longer than this many seconds in which this process used less than ``IDLE_SHARE``
+#: of a core is not acted on (see ``_Policy.look``).
+STALE = 2 * INTERVAL
+IDLE_SHARE = 0.5
 
 _USER_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
@@ -168,6 +177,12 @@ class _Policy:
             return
         wall = now - last[0]
         if wall <= 0:
+            return
+        if wall > STALE and (own - last[2]) / wall < IDLE_SHARE:
+            # A long window in which this process mostly waited (a pause between two runs, a
+            # notebook cell): what the others did then says little about the cores now, e.g.
+            # a program that has just stopped. Keep the count; the next look, one INTERVAL
+            # from here, measures a window of its own.
             return
         self.others = max(0.0, ((busy - last[1]) - (own - last[2])) / wall)
         current = self.current or self.cores

@@ -48,6 +48,17 @@ def test_own_threads_do_not_count_as_load(policy):
     assert counts == [] and p.others == pytest.approx(0.0)
 
 
+def test_a_long_window_we_mostly_waited_in_changes_nothing(policy):
+    p, readings, counts = policy
+    p.look(0.0)
+    _advance(p, readings, 1.0, others=1.5, own=0.1)     # a neighbour ran while we waited
+    assert counts == [] and p.current is None           # not acted on: it may have stopped
+    _advance(p, readings, 1.25, others=1.0, own=1.0, wall=0.25)
+    assert counts == [1] and p.current == 1             # a window we worked in: acted on
+    _advance(p, readings, 2.25, others=0.0, own=0.1)    # waited again: still no change
+    assert counts == [1]
+
+
 def test_update_looks_at_most_every_interval(policy, monkeypatch):
     p, readings, counts = policy
     looks = []
