@@ -19,7 +19,7 @@ from .ops.loss import (  # noqa: F401
 from .ops.nn import dropout, embedding, linear  # noqa: F401
 from .ops.normalization import batch_norm, layer_norm  # noqa: F401
 # --- convolution and pooling (ops/conv.py, ops/pool.py)
-from .ops.conv import conv, conv_transpose  # noqa: F401
+from .ops.conv import conv, conv_max_pool, conv_transpose  # noqa: F401
 from .ops.pool import avg_pool, global_avg_pool, global_max_pool, max_pool  # noqa: F401
 # --- group normalization (ops/group_norm.py) and resizing (ops/interpolation.py)
 from .ops.group_norm import group_norm  # noqa: F401

@@ -126,6 +126,32 @@ CONV_CASES = [
 
 
 @dataclass(frozen=True)
+class ConvMaxPoolCase:
+    """``max_pool(act(conv(x, w) + b), pool)``: ``F.conv_max_pool``, compared with PyTorch's three ops."""
+    id: str
+    x: tuple
+    w: tuple
+    pool: object = 2
+    strides: object = 1
+    padding: object = "valid"
+    dilation: object = 1
+    groups: int = 1
+    activation: object = "relu"
+    bias: bool = True
+    op: str = "conv_max_pool"
+
+
+CONV_MAX_POOL_CASES = [
+    ConvMaxPoolCase("1d_same_pool3_crops", (2, 3, 10), (4, 3, 3), pool=3, padding="same"),
+    ConvMaxPoolCase("2d_one_channel", (2, 1, 9, 8), (4, 1, 3, 3)),
+    ConvMaxPoolCase("2d_linear_nobias", (2, 3, 7, 8), (5, 3, 3, 2), pool=(2, 3), activation=None, bias=False),
+    ConvMaxPoolCase("2d_strided_dilated", (2, 2, 11, 11), (3, 2, 3, 3), strides=2, dilation=(1, 2)),
+    ConvMaxPoolCase("2d_groups", (2, 4, 7, 7), (4, 2, 3, 3), groups=2),
+    ConvMaxPoolCase("3d_same", (1, 2, 5, 4, 6), (3, 2, 3, 3, 3), pool=(2, 1, 3), padding="same"),
+]
+
+
+@dataclass(frozen=True)
 class ConvTransposeCase:
     id: str
     x: tuple                 # (N, C_in, *spatial)
@@ -263,6 +289,11 @@ GRADCHECK_CASES = [
                   ((1, 3, 3, 3, 2), (2, 2, 2, 2, 2), (2,))),
     GradcheckCase("conv", "4d_stride_same_bias", lambda F, x, w, b: F.conv(x, w, b, (1, 2, 1, 1), "same"),
                   ((1, 3, 3, 2, 2, 2), (2, 2, 1, 2, 2, 2), (2,))),
+    GradcheckCase("conv_max_pool", "1d_relu_bias", lambda F, x, w, b: F.conv_max_pool(x, w, b, 2, activation="relu"),
+                  ((2, 7, 2), (2, 2, 3), (3,))),
+    GradcheckCase("conv_max_pool", "2d_channels_first",
+                  lambda F, x, w: F.conv_max_pool(x, w, None, (2, 1), 1, "same", data_format="channels_first"),
+                  ((1, 2, 4, 3), (3, 3, 2, 2))),
     GradcheckCase("conv_transpose", "1d_same_output_padding",
                   lambda F, x, w, b: F.conv_transpose(x, w, b, 2, "same", output_padding=1),
                   ((2, 3, 2), (3, 2, 2), (2,))),
@@ -295,7 +326,8 @@ GRADCHECK_CASES = [
                   lambda F, x: F.global_max_pool(x, "channels_first", True), ((2, 2, 3, 3),)),
 ]
 
-DIFFERENTIAL_OPS = {c.op for c in CONV_CASES + CONV_TRANSPOSE_CASES + POOL_CASES + GLOBAL_POOL_CASES}
+DIFFERENTIAL_OPS = {c.op for c in CONV_CASES + CONV_MAX_POOL_CASES + CONV_TRANSPOSE_CASES + POOL_CASES
+                    + GLOBAL_POOL_CASES}
 GRADCHECKED_OPS = {c.op for c in GRADCHECK_CASES}
 
 

@@ -17,7 +17,7 @@ import pytest
 import chainrule as cr
 from chainrule import functional as F
 from conv_cases import (
-    CONV_CASES, CONV_TRANSPOSE_CASES, GLOBAL_POOL_CASES, GRADCHECK_CASES, POOL_CASES, keras_deconv_length,
+    CONV_CASES, CONV_MAX_POOL_CASES, CONV_TRANSPOSE_CASES, GLOBAL_POOL_CASES, GRADCHECK_CASES, POOL_CASES, keras_deconv_length,
     keras_kernel, naive_conv, naive_conv_vjp, ntuple, tf_same_pads, torch_kernel, torch_pad, torch_pool,
 )
 
@@ -121,6 +121,32 @@ def test_conv_matches_torch(torch, case, data_format, dtype):
                       groups=case.groups, data_format=data_format)
 
     _compare(torch, ours, lambda X, W, B: _torch_conv(torch, case, X, W, B), [x, w, b], "xwb", dtype, data_format)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("case", CONV_MAX_POOL_CASES, ids=[c.id for c in CONV_MAX_POOL_CASES])
+def test_conv_max_pool_matches_torch(torch, case, data_format, dtype):
+    """Recorded (the two ops, with gradients) against PyTorch; the fused no-graph pass equals it exactly."""
+    r = _rng(len(case.id))
+    x, w = r.standard_normal(case.x), r.standard_normal(case.w)
+    b = r.standard_normal(case.w[0]) if case.bias else None
+    nd = x.ndim - 2
+
+    def ours(X, W, B):
+        return F.conv_max_pool(X, W, B, case.pool, case.strides, case.padding, case.dilation, case.groups,
+                               data_format, case.activation)
+
+    def theirs(X, W, B):
+        y = _torch_conv(torch, case, X, W, B)
+        y = torch.relu(y) if case.activation == "relu" else y
+        return getattr(torch.nn.functional, f"max_pool{nd}d")(y, case.pool)
+
+    y = _compare(torch, ours, theirs, [x, w, b], "xwb", dtype, data_format)
+    with cr.no_grad():
+        args = [_to_format(x, data_format), keras_kernel(w), b]
+        fused = ours(*(None if a is None else cr.tensor(a.astype(dtype), dtype=dtype) for a in args))
+    np.testing.assert_array_equal(fused.numpy(), y.numpy())
 
 
 def test_conv_same_output_sizes_are_keras():

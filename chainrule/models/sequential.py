@@ -23,6 +23,7 @@ import numpy as np
 from .. import backend
 from ..autograd.tensor import Tensor
 from ..layers.base import Layer
+from ..layers.fusion import conv_then_max_pool
 from .model import Model
 
 
@@ -260,9 +261,14 @@ class Sequential(Model):
                 raise ValueError(
                     f"{self.name}: the model expects inputs of shape {(None,) + tuple(declared[1:])} "
                     f"(batch first), but got an input of shape {tuple(got)}")
-        x = inputs
-        for layer in self._layers:
-            x = layer(x, training=training)
+        x, layers, i = inputs, self._layers, 0
+        while i < len(layers):
+            # A Conv*D and the MaxPooling*D after it run as one op when nothing is recorded (layers/fusion.py).
+            fused = conv_then_max_pool(layers[i], layers[i + 1], x) if i + 1 < len(layers) else None
+            if fused is not None:
+                x, i = fused, i + 2
+            else:
+                x, i = layers[i](x, training=training), i + 1
         return x
 
     def build(self, input_shape=None) -> None:

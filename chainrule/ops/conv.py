@@ -18,10 +18,11 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.tensor import Tensor, ensure_tensor
 from .conv_kernels import (
-    _ntuple, conv_forward, conv_input_grad, conv_transpose_placement, conv_weight_grad, relu_grad, resolve_padding,
+    _ntuple, conv_forward, conv_max_pool_forward, conv_input_grad, conv_transpose_placement, conv_weight_grad, relu_grad, resolve_padding,
 )
 from .elementwise import relu as relu_op
 from .indexing import pad as pad_op
+from .pool import max_pool
 from .shape import reshape, sum_to
 
 _FORMATS = ("channels_last", "channels_first")
@@ -158,13 +159,22 @@ def conv(x, w, b=None, strides=1, padding="valid", dilation=1, groups=1, data_fo
 
         $$\frac{\partial L}{\partial w_{\mathbf i, c, f}} = \sum_{\mathbf t} \bar y_{\mathbf t, f}\, x_{\mathbf s \odot \mathbf t + \mathbf d \odot \mathbf i,\, c}, \qquad \frac{\partial L}{\partial x} = \operatorname{conv\_transpose}(\bar y, w)$$
     """
-    _check_format("conv", data_format)
+    x, w, b, cfg, relu = _conv_args("conv", x, w, b, strides, padding, dilation, groups, data_format, activation)
+    if b is not None:
+        return ConvBias.apply(x, w, b, cfg=cfg, relu=relu)
+    y = Conv.apply(x, w, cfg=cfg)
+    return relu_op(y) if relu else y
+
+
+def _conv_args(op, x, w, b, strides, padding, dilation, groups, data_format, activation):
+    """``conv``'s arguments checked and resolved: ``(x, w, b, cfg, relu)``."""
+    _check_format(op, data_format)
     if activation not in (None, "linear", "relu"):
-        raise ValueError(f"conv: activation must be None, 'linear' or 'relu' (fused), got {activation!r}")
+        raise ValueError(f"{op}: activation must be None, 'linear' or 'relu' (fused), got {activation!r}")
     x, w = ensure_tensor(x), ensure_tensor(w)
     if x.ndim < 3 or w.ndim != x.ndim:
         raise ValueError(
-            f"conv: x must be (N, *spatial, C) and w (*kernel, C_in // groups, filters) with the same number "
+            f"{op}: x must be (N, *spatial, C) and w (*kernel, C_in // groups, filters) with the same number "
             f"of spatial dims; got x {x.shape} and w {w.shape}"
         )
     if w.dtype != x.dtype and x.dtype.kind != "f":
@@ -172,16 +182,40 @@ def conv(x, w, b=None, strides=1, padding="valid", dilation=1, groups=1, data_fo
     nd = x.ndim - 2
     spatial = _spatial(x.shape, data_format)
     kernel = tuple(w.shape[:nd])
-    strides = _ntuple(strides, nd, "strides")
-    dilation = _ntuple(dilation, nd, "dilation")
-    pads = resolve_padding(padding, spatial, kernel, strides, dilation, "conv")
-    cfg = (strides, pads, dilation, int(groups), data_format)
-    relu = activation == "relu"
+    strides = _ntuple(strides, nd, "strides", op)
+    dilation = _ntuple(dilation, nd, "dilation", op)
+    pads = resolve_padding(padding, spatial, kernel, strides, dilation, op)
     if b is not None:
-        b = _check_bias(ensure_tensor(b, like=x), w.shape[-1], "conv")
-        return ConvBias.apply(x, w, b, cfg=cfg, relu=relu)
-    y = Conv.apply(x, w, cfg=cfg)
-    return relu_op(y) if relu else y
+        b = _check_bias(ensure_tensor(b, like=x), w.shape[-1], op)
+    return x, w, b, (strides, pads, dilation, int(groups), data_format), activation == "relu"
+
+
+def conv_max_pool(x, w, b=None, pool_size=2, strides=1, padding="valid", dilation=1, groups=1,
+                  data_format="channels_last", activation=None) -> Tensor:
+    r"""``max_pool(act(conv(x, w) + b), pool_size)`` -- a convolution and the max pooling after it.
+
+    The pooling is "valid", with strides equal to ``pool_size`` (``MaxPooling2D()``'s default);
+    the other arguments are ``conv``'s. While a graph is recorded this is exactly those two ops
+    (and their gradients). Without one (inference: ``cr.no_grad()``, ``predict``) it runs as
+    one pass (``conv_max_pool_forward``): each block of the convolution's output is pooled
+    while it is still in cache, then the bias and relu run on the pooled values, which is
+    exact because both are non-decreasing and so commute with max. ``Sequential`` models use
+    it for a ``Conv*D`` followed by such a ``MaxPooling*D`` when no graph is recorded.
+
+    Math:
+        $$z_{\mathbf q, f} = \max_{\mathbf 0 \le \mathbf k < \mathbf p} \operatorname{act}(y_{\mathbf p \odot \mathbf q + \mathbf k,\, f} + b_f) = \operatorname{act}\Big(\max_{\mathbf k} y_{\mathbf p \odot \mathbf q + \mathbf k,\, f} + b_f\Big), \qquad y = \operatorname{conv}(x, w)$$
+
+        Gradients (recorded as the two ops): those of ``conv`` and of ``max_pool``.
+    """
+    x, w, b, cfg, relu = _conv_args("conv_max_pool", x, w, b, strides, padding, dilation, groups, data_format,
+                                    activation)
+    if is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, w, b)):
+        y = conv(x, w, b, strides, padding, dilation, groups, data_format, activation)
+        return max_pool(y, pool_size, None, "valid", data_format)
+    strides, pads, dilation, groups, data_format = cfg
+    z = conv_max_pool_forward(x.data, w.data, pool_size, strides, pads, dilation, groups, data_format,
+                              bias=None if b is None else b.data, relu=relu)
+    return Tensor._wrap(z)
 
 
 def conv_transpose(x, w, b=None, strides=1, padding="valid", output_padding=None, dilation=1, groups=1,

@@ -51,6 +51,7 @@ at most 4 channels run as one dense conv with a block-diagonal kernel.
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 from .. import parallel
@@ -61,6 +62,7 @@ from .conv_geometry import (  # noqa: F401  (re-exported)
     conv_transpose_output_padding, conv_transpose_output_size, conv_transpose_placement, resolve_padding,
 )
 from .conv_grad_kernels import conv_input_grad, conv_weight_grad  # noqa: F401  (re-exported)
+from .pool_kernels import max_pool_values
 
 
 # ----------------------------------------------------------------------------- forward
@@ -102,14 +104,23 @@ def conv_forward(x, w, strides=1, padding="valid", dilation=1, groups=1, data_fo
         geo, w = _dense_geometry("conv", geo, dtype, w)
     if _by_offset(geo):
         return _from_channels_last(_forward_by_offset(x, w, geo, dtype, bias, relu), data_format)
+    return _from_channels_last(_forward_by_rows(x, w, geo, dtype, bias, relu), data_format)
+
+
+def _forward_by_rows(x, w, geo, dtype, bias, relu, pooled=None):
+    """``y = im2col(x) @ w`` per row block, the epilogue per block; with ``pooled`` (a
+    ``_PooledBlocks``), each block's product goes to a buffer of this thread's and only its
+    max pooling is kept (the epilogue then runs on the pooled rows). The blocks are the same
+    either way (OpenBLAS may round a product of another height differently), so the pooled
+    numbers equal those of pooling ``y``; the buffer adds ``C_out`` values a row to a block."""
     wg = geo.weight_by_group(w, dtype)
     bias_g = None if bias is None else xp.asarray(bias, dtype=dtype).reshape(geo.groups, 1, geo.og)
     win = geo.windows(geo.pad_grouped(x, dtype))
-    y = xp.empty(geo.y_shape, dtype=dtype)
+    y = xp.empty(geo.y_shape, dtype=dtype) if pooled is None else None
     # The epilogue tiles the bias and/or zeros to a block of output rows: count them in the block.
     tiles = (bias is not None) + bool(relu)
     row_bytes = geo.col_row_bytes(dtype) + tiles * geo.c_out * dtype.itemsize
-    threads = parallel.num_workers(y.nbytes)
+    threads = parallel.num_workers(math.prod(geo.y_shape) * dtype.itemsize)
 
     def block(state, _, nsl_osl):          # one block of output rows; state: this thread's buffers
         nsl, osl = nsl_osl
@@ -119,29 +130,31 @@ def conv_forward(x, w, strides=1, padding="valid", dilation=1, groups=1, data_fo
             buf = state["buf"] = xp.empty(view.size, dtype=dtype)
         col = buf[:view.size].reshape(view.shape)
         xp.copyto(col, view)
-        out = geo.rows_by_group(y, nsl, osl)
+        out = geo.rows_by_group(y, nsl, osl) if pooled is None else pooled.buffer(state, nsl)
         xp.matmul(col.reshape(geo.groups, -1, geo.ksize * geo.cg), wg, out=out)
+        if pooled is not None:
+            out = pooled.reduce(out, nsl)
         if bias_g is not None or relu:
             state["epi"] = _epilogue(out, bias_g, relu, state.get("epi"))
 
     parallel.run_blocks(block, list(geo.blocks(row_bytes)), threads)
-    return _from_channels_last(y, data_format)
+    return y if pooled is None else pooled.z
 
 
-def _forward_by_offset(x, w, geo, dtype, bias, relu):
+def _forward_by_offset(x, w, geo, dtype, bias, relu, pooled=None):
     """``y = col_t^T @ [w; b]`` per row block, with ``col_t[(k, c), row] = x_p[n, o*s + k*d, c]``
     (``(prod(kernel)*C_in + 1, rows)``, the last row all ones when there is a bias, so the GEMM
     adds it), filled by one copy per kernel offset and channel; relu as an epilogue per block.
     A block's rows are sized so that its buffer, its rows of y and (with relu) the tiled zeros
-    come to about ``CHUNK_BYTES``."""
+    come to about ``CHUNK_BYTES``. ``pooled``: as in ``_forward_by_rows``."""
     kc = geo.ksize * geo.c_in
     wm = xp.asarray(w, dtype=dtype).reshape(kc, geo.c_out)
     if bias is not None:
         wm = xp.concatenate([wm, xp.asarray(bias, dtype=dtype).reshape(1, geo.c_out)])
     win = geo.windows_by_offset(geo.pad(x, dtype))                  # (*kernel, C, N, *out)
     lead = (slice(None),) * (geo.nd + 1)
-    y = xp.empty(geo.y_shape, dtype=dtype)
-    threads = parallel.num_workers(y.nbytes)
+    y = xp.empty(geo.y_shape, dtype=dtype) if pooled is None else None
+    threads = parallel.num_workers(math.prod(geo.y_shape) * dtype.itemsize)
 
     def block(state, _, nsl_osl):          # one block of output rows; state: this thread's buffers
         nsl, osl = nsl_osl
@@ -153,13 +166,90 @@ def _forward_by_offset(x, w, geo, dtype, bias, relu):
             buf[kc:] = 1
         col = buf[:, :rows]
         xp.copyto(col[:kc].reshape(view.shape), view)
-        out = y[nsl, osl].reshape(1, rows, geo.c_out)
+        out = (y[nsl, osl] if pooled is None else pooled.buffer(state, nsl)).reshape(1, rows, geo.c_out)
         xp.matmul(col.T, wm, out=out[0])
+        if pooled is not None:
+            out = pooled.reduce(out, nsl)
         if relu:
             state["epi"] = _epilogue(out, None, relu, state.get("epi"))
 
     parallel.run_blocks(block, list(geo.blocks((wm.shape[0] + geo.c_out) * dtype.itemsize)), threads)
-    return y
+    return y if pooled is None else pooled.z
+
+
+# ----------------------------------------------------------------------------- convolution, then max pooling
+
+def conv_max_pool_forward(x, w, pool_size, strides=1, padding="valid", dilation=1, groups=1,
+                          data_format="channels_last", bias=None, relu=False):
+    """``max_pool(act(conv(x, w) + bias), pool_size)`` in one pass, for inference (no gradient).
+
+    The pooling is "valid" with strides equal to ``pool_size`` (Keras's default)::
+
+        z[n, q, f] = act(max_{0 <= k < p} y[n, q*p + k, f] + bias[f]),   y = conv(x, w)
+
+    which equals pooling ``act(y + bias)``: adding a constant and relu are non-decreasing, so
+    they commute with max, exactly (floating-point rounding is monotone too). So each block of
+    the convolution's output is pooled while still in cache, from a buffer of the thread's, and
+    the bias and relu run on a quarter of the values (2x2 pooling); the full-size ``y`` is never
+    written to memory. The numbers are those of ``conv_forward`` then ``max_pool_values``.
+
+    Falls back to those two calls where the blocks would cut a sample (its output over
+    ``CHUNK_BYTES``), for grouped and depthwise convolutions, and when the pool does not fit.
+    """
+    _check_array(x, "conv_max_pool", "x"), _check_array(w, "conv_max_pool", "w")
+    x = _to_channels_last(x, data_format, "conv_max_pool")
+    geo = _Geometry("conv_max_pool", x.shape, w.shape, strides, padding, dilation, groups)
+    pool = _ntuple(pool_size, geo.nd, "pool_size", "conv_max_pool")
+    dtype = _compute_dtype(x, w)
+    if not _PooledBlocks.fits(geo, pool, dtype):
+        y = conv_forward(x, w, strides, padding, dilation, groups, bias=bias, relu=relu)
+        return _from_channels_last(max_pool_values(y, pool), data_format)
+    pooled = _PooledBlocks(geo, pool, dtype)
+    if _by_offset(geo):
+        z = _forward_by_offset(x, w, geo, dtype, bias, relu, pooled)
+    else:
+        z = _forward_by_rows(x, w, geo, dtype, bias, relu, pooled)
+    return _from_channels_last(z, data_format)
+
+
+class _PooledBlocks:
+    """Where a block of convolution output goes when max pooling follows: a buffer of the
+    thread's, whose ``p``-strided views are reduced with ``maximum`` into the block's samples of ``z``."""
+
+    def __init__(self, geo, pool, dtype):
+        self.pool, self.c = pool, geo.c_out
+        self.out = geo.out_spatial
+        self.pooled = tuple(o // p for o, p in zip(self.out, pool))
+        self.z = xp.empty((geo.n,) + self.pooled + (geo.c_out,), dtype=dtype)
+        self.offsets = list(itertools.product(*(range(p) for p in pool)))
+
+    @staticmethod
+    def fits(geo, pool, dtype) -> bool:
+        """Whether the fused path applies: one group (dense), a pool within the output, whole samples a block."""
+        if geo.groups != 1 or any(p > o for p, o in zip(pool, geo.out_spatial)):
+            return False
+        widest = (geo.col_row_bytes(dtype) + 3 * geo.c_out * dtype.itemsize) * math.prod(geo.out_spatial)
+        return widest <= CHUNK_BYTES and not _dense_groups(geo)
+
+    def buffer(self, state, nsl):
+        """This thread's buffer for the product of samples ``nsl``, as ``(1, rows, C_out)``."""
+        rows = (nsl.stop - nsl.start) * math.prod(self.out)
+        buf = state.get("pool_buf")
+        if buf is None or buf.size < rows * self.c:
+            buf = state["pool_buf"] = xp.empty(rows * self.c, dtype=self.z.dtype)
+        return buf[:rows * self.c].reshape(1, rows, self.c)
+
+    def reduce(self, out, nsl):
+        """Max-pool the block ``out`` into ``z[nsl]``; returns that block as ``(1, rows, C_out)``."""
+        yb = out.reshape((nsl.stop - nsl.start,) + self.out + (self.c,))
+        zb = self.z[nsl]
+        for i, offset in enumerate(self.offsets):
+            view = yb[(slice(None),) + tuple(slice(k, q * p, p) for k, q, p in zip(offset, self.pooled, self.pool))]
+            if i == 0:
+                xp.copyto(zb, view)
+            else:
+                xp.maximum(zb, view, out=zb)               # propagates NaN, as max_pool_values
+        return zb.reshape(1, -1, self.c)
 
 
 def _epilogue(out, bias, relu, rows=None):
