@@ -126,6 +126,18 @@ def _run_worker(lib, model, batch, seconds, env_changes) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def _rounds(configs, model, batch, seconds, rounds) -> dict:
+    """Each configuration ``rounds`` times, interleaved (A B C A B C ...), each time in a fresh
+    process; per configuration the run with the median ms/step. A single 6 s run per process
+    spread by +-20% from process to process for the MLP's 1 ms steps (memory layout, what ran
+    just before), more than the differences to be measured."""
+    runs = {label: [] for label, _, _ in configs}
+    for _ in range(max(1, rounds)):
+        for label, lib, env in configs:
+            runs[label].append(_run_worker(lib, model, batch, seconds, env))
+    return {label: sorted(r, key=lambda v: v["ms"])[len(r) // 2] for label, r in runs.items()}
+
+
 def _start_neighbour(kind: str):
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
     env["CHAINRULE_THREADS"] = "fixed"
@@ -138,7 +150,10 @@ def _start_neighbour(kind: str):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.busy", description=__doc__.split("\n")[0])
     p.add_argument("--worker", nargs=4, metavar=("LIB", "MODEL", "BATCH", "SECONDS"), help=argparse.SUPPRESS)
-    p.add_argument("--seconds", type=float, default=6.0, help="seconds of timed steps per configuration (default 6)")
+    p.add_argument("--seconds", type=float, default=4.0, help="seconds of timed steps per configuration (default 4)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="interleaved rounds, each configuration in a fresh process each round; the median "
+                        "is reported (default 3)")
     p.add_argument("--neighbour", choices=sorted(NEIGHBOURS), default="matmul",
                    help="the CPU-bound process that makes the machine busy (default matmul)")
     p.add_argument("--only", nargs="+", metavar="MODEL", help="text_mlp and/or text_cnn")
@@ -150,15 +165,15 @@ def main(argv=None) -> int:
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     models = [(m, b) for m, b in MODELS if not args.only or m in args.only]
-    print(f"busy-machine benchmark: {cores} cores, neighbour {args.neighbour!r}, {args.seconds:g} s per timing; "
-          f"load average at start {os.getloadavg()[0]:.2f}")
+    print(f"busy-machine benchmark: {cores} cores, neighbour {args.neighbour!r}, {args.seconds:g} s per timing, "
+          f"median of {args.rounds} interleaved rounds; load average at start {os.getloadavg()[0]:.2f}")
     print(f"{'model':<16}{'configuration':<22}{'idle ms':>10}{'busy ms':>10}{'busy/idle':>11}   policy when busy")
     results = []
     for model, batch in models:
-        idle = {label: _run_worker(lib, model, batch, args.seconds, env) for label, lib, env in _configs(cores)}
+        idle = _rounds(_configs(cores), model, batch, args.seconds, args.rounds)
         neighbour = _start_neighbour(args.neighbour)
         try:
-            busy = {label: _run_worker(lib, model, batch, args.seconds, env) for label, lib, env in _configs(cores)}
+            busy = _rounds(_configs(cores), model, batch, args.seconds, args.rounds)
         finally:
             neighbour.kill()
             neighbour.wait()

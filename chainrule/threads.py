@@ -203,6 +203,20 @@ class _Policy:
 _policy = _Policy()
 
 
+def _first_look() -> None:
+    """Start the first window at import, so that the first layer call after ``INTERVAL`` can act
+    (a training run that starts on a busy machine does not spend its first quarter second on
+    threads it cannot have)."""
+    p = _policy
+    if p.active:
+        now = time.monotonic()
+        p.look(now)
+        p.next_look = now + INTERVAL
+
+
+_first_look()
+
+
 def _after_fork_in_child():
     """A forked child (a data-loading worker) has one thread: no section of the parent's is open in it."""
     _policy.hold_lock = threading.Lock()
