@@ -2,7 +2,7 @@
 
 Each (library, model) runs in a fresh process: it loads MNIST (60,000 training images, as
 float32 in the library's layout), trains the model for one epoch at the given batch size,
-and reports its peak resident set size (``ru_maxrss``), which includes the interpreter,
+and reports its peak resident set size (``VmHWM``), which includes the interpreter,
 the library, the data and everything the epoch allocated. Both sides load MNIST with
 chainrule's loader; the PyTorch process keeps glibc's own allocator settings
 (``CHAINRULE_MALLOC=default``), so chainrule's tuning, which keeps freed heap resident,
@@ -37,6 +37,20 @@ def _rss_mb() -> float:
 
 
 def _peak_mb() -> float:
+    """This process's peak resident set size in MiB: ``VmHWM`` of ``/proc/self/status``.
+
+    Not ``ru_maxrss``: Linux carries that across ``execve``, so a worker started by a large
+    process (``python -m benchmarks --complete``, after the timing runs had grown the runner
+    to 730 MiB) reported the runner's size as its own peak. ``VmHWM`` belongs to the address
+    space, which ``execve`` replaces. ``ru_maxrss`` is the fallback where /proc is missing.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024                  # kB
+    except (OSError, ValueError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 

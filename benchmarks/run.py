@@ -216,13 +216,42 @@ def parse_args(argv):
     p.add_argument("--json", metavar="PATH", help="where to write the results (default benchmarks/results/<time>.json)")
     p.add_argument("--no-json", action="store_true", help="do not write a JSON file")
     p.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"), help="print two saved runs side by side")
+    p.add_argument("--complete", action="store_true",
+                   help="the whole speed report in one run: this table, the CNNs again at batch 64 (or 128 "
+                        "when --batch-size is 64), the busy-machine ratios (benchmarks.busy) and the memory "
+                        "peaks of an epoch (benchmarks.memory); about 15 minutes, 5 with --quick")
     return p.parse_args(argv)
+
+
+def complete(args, argv) -> int:
+    """``--complete``: the table, the CNNs at the other batch size, the busy machine, memory."""
+    from . import busy, memory
+
+    rest, skip = [], False
+    for a in argv:                                   # drop --complete and --batch-size B
+        if skip:
+            skip = False
+        elif a == "--batch-size":
+            skip = True
+        elif a != "--complete" and not a.startswith("--batch-size="):
+            rest.append(a)
+    other = 128 if args.batch_size == 64 else 64
+    rc = main(rest + ["--batch-size", str(args.batch_size)])
+    print(f"\n==== the CNNs at batch {other}")
+    rc = main(rest + ["--only", "text_cnn", "mnist_cnn", "--batch-size", str(other)]) or rc
+    print("\n==== busy machine (python -m benchmarks.busy)")
+    rc = busy.main(["--seconds", "2", "--rounds", "1"] if args.quick else []) or rc
+    print("\n==== memory (python -m benchmarks.memory)")
+    rc = memory.main(["--steps", "100"] if args.quick else []) or rc
+    return rc
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.compare:
         return compare(*args.compare)
+    if args.complete:
+        return complete(args, list(sys.argv[1:] if argv is None else argv))
     prof = dict(PROFILES["quick" if args.quick else "full"])
     if args.rounds:
         prof["rounds"] = args.rounds
