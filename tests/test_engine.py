@@ -668,3 +668,44 @@ def test_float_array_takes_the_float_tensor_dtype():
     np.testing.assert_array_equal((a * x64 + a).numpy(), a)
     x32 = cr.tensor([0.0, 0.0], requires_grad=True)
     assert (x32 + a).dtype == np.float32 and (a - x32).dtype == np.float32
+
+
+class SpyProduct(Function):
+    """y = a * b, recording which input gradients each backward was asked for.  dL/da = g b, dL/db = g a."""
+
+    calls: list = []
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, g):
+        a, b = self.inputs
+        need_a, need_b = self.needs_input_grad
+        SpyProduct.calls.append((self.tag, need_a, need_b))
+        return (g * b if need_a else None), (g * a if need_b else None)
+
+
+def _spy(a, b, tag):
+    y = SpyProduct.apply(a, b)
+    y._ctx.tag = tag
+    return y
+
+
+def test_grad_computes_only_what_leads_to_its_inputs():
+    # As PyTorch's autograd.grad: a Function asked only for some inputs' gradients sees the others
+    # as not needed, and a Function from which no input can be reached does not run its backward.
+    a, b, c, d = (t64([1.0, 2.0]) for _ in range(4))
+    h = _spy(a, b, "h")
+    loss = (_spy(h, c, "top") + _spy(d, d, "side")).sum()
+    SpyProduct.calls = []
+    (ga,) = cr.grad(loss, [a], retain_graph=True)
+    np.testing.assert_allclose(ga.numpy(), (b.data * c.data))
+    assert sorted(SpyProduct.calls) == [("h", True, False), ("top", True, False)]
+    SpyProduct.calls = []
+    (gh,) = cr.grad(loss, [h], retain_graph=True)          # a non-leaf input: nothing above it runs
+    np.testing.assert_allclose(gh.numpy(), c.data)
+    assert SpyProduct.calls == [("top", True, False)]
+    SpyProduct.calls = []
+    loss.backward()                                        # backward: every leaf that requires grad
+    assert sorted(SpyProduct.calls) == [("h", True, True), ("side", True, True), ("top", True, True)]
+    np.testing.assert_allclose(d.grad.numpy(), 2 * d.data)

@@ -36,6 +36,9 @@ SHAPES = [(7,), (3, 4, 5)]
 ELEMENTWISE = {
     "leaky_relu": (lambda x: F.leaky_relu(x, 0.2), lambda x: tf().leaky_relu(x, 0.2), (0.0,)),
     "leaky_relu_keras_default": (F.leaky_relu, lambda x: tf().leaky_relu(x, 0.2), (0.0,)),
+    # slopes outside (0, 1): y = max(x, a x) no longer holds there, min(x, a x) does for a > 1
+    "leaky_relu_steep": (lambda x: F.leaky_relu(x, 1.5), lambda x: tf().leaky_relu(x, 1.5), (0.0,)),
+    "leaky_relu_negative": (lambda x: F.leaky_relu(x, -0.5), lambda x: tf().leaky_relu(x, -0.5), (0.0,)),
     "elu": (F.elu, lambda x: tf().elu(x), (0.0,)),
     "elu_alpha": (lambda x: F.elu(x, 0.5), lambda x: tf().elu(x, alpha=0.5), (0.0,)),
     "selu": (F.selu, lambda x: tf().selu(x), (0.0,)),

@@ -129,3 +129,26 @@ def test_gan_refining_generator_trains_saves_and_loads(tmp_path):
     loaded = _roundtrip(gan, tmp_path / "refine.safetensors")
     assert loaded.refine_filters == 3
     np.testing.assert_allclose(loaded(z).data, gan(z).data, rtol=1e-6)
+
+
+def test_time_limit_anneals_the_learning_rates_to_the_budget(monkeypatch):
+    from chainrule.generative import mnist
+
+    clock = [100.0]
+    monkeypatch.setattr(mnist.time, "perf_counter", lambda: clock[0])
+    d_opt, g_opt = cr.optimizers.Adam(4e-4), cr.optimizers.Adam(8e-4)
+    limit = mnist.TimeLimit(10, anneal_from=0.5, optimizers=[d_opt, g_opt])
+    limit.on_train_begin()
+    seen = []
+    for minutes in (0, 4, 5, 7.5, 9, 10, 11):   # passed of the 10 minutes
+        clock[0] = 100.0 + 60 * minutes
+        limit.on_train_batch_begin(0)
+        seen.append((d_opt.learning_rate, g_opt.learning_rate))
+    expected = [1, 1, 1, 0.5, 0.2, 0, 0]           # (1 - t) / (1 - 0.5) after half the time, never below 0
+    np.testing.assert_allclose(seen, [(4e-4 * s, 8e-4 * s) for s in expected], atol=1e-12)
+    with pytest.raises(ValueError, match="anneal_from"):
+        mnist.TimeLimit(10, anneal_from=1.0)
+    plain = mnist.TimeLimit(10)                     # without anneal_from the rates are left alone
+    plain.on_train_begin()
+    clock[0] += 60 * 9
+    plain.on_train_batch_begin(0)

@@ -51,6 +51,57 @@ def _count_consumers(roots):
     return consumers
 
 
+def _key(t: Tensor):
+    """How a target is recognised: a leaf by its identity, a non-leaf as output i of its Function."""
+    return id(t) if t._ctx is None else (id(t._ctx), t._out_idx)
+
+
+def _prune_to_targets(functions, target_ids) -> dict:
+    """For ``grad(outputs, inputs)``: which Functions lead to an input, and which of their inputs do.
+
+    Returns ``{fn: needs}`` for each Function from which some target can be reached, ``needs``
+    telling, per input, whether a gradient must flow there (it requires grad and is a target or
+    leads to one). Functions absent from the result are skipped by the walk, and an op consulting
+    ``needs_input_grad`` computes only what leads to a target: ``grad(g_loss, generator_weights)``
+    through a discriminator computes no gradient of the discriminator's weights (as PyTorch).
+    """
+    users: dict = {}              # Function -> the Functions that take one of its outputs as input
+    reaching = set()
+    frontier = []
+    for fn in functions:
+        for t in fn.inputs:
+            if t._ctx is not None:
+                users.setdefault(t._ctx, []).append(fn)
+            if _key(t) in target_ids:
+                frontier.append(fn)
+    while frontier:               # walk from the targets' users toward the outputs
+        fn = frontier.pop()
+        if fn not in reaching:
+            reaching.add(fn)
+            frontier.extend(users.get(fn, ()))
+    return {fn: tuple(need and (_key(t) in target_ids or t._ctx in reaching)
+                      for t, need in zip(fn.inputs, fn.needs_input_grad))
+            for fn in reaching}
+
+
+def _call_backward(fn, grads_out, needs=None) -> tuple:
+    """``fn.backward(*grads_out)`` as a tuple of one gradient (or None) per input; with ``needs``,
+    the op sees that per-input mask as its ``needs_input_grad`` while it runs."""
+    static = fn.needs_input_grad
+    if needs is not None:
+        fn.needs_input_grad = needs
+    try:
+        grads_in = fn.backward(*grads_out)
+    finally:
+        fn.needs_input_grad = static
+    if type(grads_in) is not tuple:
+        grads_in = (grads_in,)
+    if len(grads_in) != len(fn.inputs):
+        raise RuntimeError(f"{type(fn).__name__}.backward returned {len(grads_in)} gradients for "
+                           f"{len(fn.inputs)} inputs")
+    return grads_in
+
+
 def _as_grad(g, t: Tensor, where: str) -> Tensor:
     if g is None:
         if t.data.size != 1:
@@ -118,8 +169,7 @@ def run_backward(roots, grad_roots, targets=None, create_graph=False, retain_gra
         for i, t in enumerate(targets):
             if not isinstance(t, Tensor):
                 raise TypeError(f"{where}: inputs must be Tensors, got {type(t).__name__}")
-            key = (id(t._ctx), t._out_idx) if t._ctx is not None else id(t)
-            target_ids.setdefault(key, []).append(i)
+            target_ids.setdefault(_key(t), []).append(i)
 
     mode = enable_grad() if create_graph else no_grad()
     with mode:
@@ -141,6 +191,9 @@ def run_backward(roots, grad_roots, targets=None, create_graph=False, retain_gra
             slot[r._out_idx] = _accumulate(slot[r._out_idx], g)
 
         consumers = _count_consumers(roots)
+        # With targets, only the Functions that lead to one run their backward (and only for the
+        # inputs that lead to one); without, every Function does.
+        plan = None if target_ids is None else _prune_to_targets(consumers, target_ids)
         ready = []
         for r in roots:
             fn = r._ctx
@@ -156,13 +209,15 @@ def run_backward(roots, grad_roots, targets=None, create_graph=False, retain_gra
             fn = ready.pop()
             inputs = fn.inputs
             grads_out = pending.pop(fn, None)
-            if grads_out is None:  # nothing flowed here (e.g. a backward returned None)
+            if grads_out is not None and target_ids is not None:
+                for i, g in enumerate(grads_out):
+                    if g is not None and (id(fn), i) in target_ids:
+                        found[(id(fn), i)] = g
+            needs = None if plan is None else plan.get(fn)
+            if grads_out is None or (plan is not None and needs is None):
+                # nothing flowed here (e.g. a backward returned None), or nothing here leads to a target
                 grads_in = (None,) * len(inputs)
             else:
-                if target_ids is not None:
-                    for i, g in enumerate(grads_out):
-                        if g is not None and (id(fn), i) in target_ids:
-                            found[(id(fn), i)] = g
                 if fn.n_outputs > 1:
                     grads_out = [
                         g if g is not None else Tensor._wrap(backend.xp.zeros(shape, dtype))
@@ -173,14 +228,8 @@ def run_backward(roots, grad_roots, targets=None, create_graph=False, retain_gra
                         t = ref()
                         if t is not None and grads_out[i] is not None:
                             retained.append((t, grads_out[i]))
-                grads_in = fn.backward(*grads_out)
-                if type(grads_in) is not tuple:
-                    grads_in = (grads_in,)
-                if len(grads_in) != len(inputs):
-                    raise RuntimeError(
-                        f"{type(fn).__name__}.backward returned {len(grads_in)} gradients for {len(inputs)} inputs"
-                    )
-            for t, g, need in zip(inputs, grads_in, fn.needs_input_grad):
+                grads_in = _call_backward(fn, grads_out, needs)
+            for t, g, need in zip(inputs, grads_in, needs or fn.needs_input_grad):
                 p = t._ctx
                 if p is not None:
                     n = consumers[p] - 1

@@ -39,6 +39,7 @@ class GANRecipe:
     ema: float | None = None
     d_learning_rate: float | None = None  # None: the generator's learning_rate
     refine_filters: int | None = None
+    anneal_from: float | None = None  # the fraction of the minutes after which the rates fall to 0 (TimeLimit)
 
 
 GAN_RECIPES = {
@@ -46,9 +47,10 @@ GAN_RECIPES = {
     for r in [
         GANRecipe("gan-mnist", "DCGAN on MNIST: Dense -> 2 Conv2DTranspose -> 3x3 Conv2D generator (moving "
                   "average of its weights samples), 2-conv discriminator, non-saturating loss, Adam(beta_1=0.5) "
-                  "at 8e-4 for the generator and 4e-4 for the discriminator", "non_saturating", epochs=10,
+                  "at 8e-4 for the generator and 4e-4 for the discriminator, both falling linearly to 0 over the second "
+                  "half of the time", "non_saturating", epochs=10,
                   batch_size=64, learning_rate=8e-4, d_learning_rate=4e-4, beta_2=0.999, ema=0.999,
-                  refine_filters=32),
+                  refine_filters=32, anneal_from=0.5),
         GANRecipe("wgan-gp-mnist", "WGAN-GP on MNIST: the DCGAN networks, Wasserstein loss with gradient penalty "
                   "(lambda 10, second-order backprop), 3 critic steps, Adam(2e-4, 0.5, 0.9)", "wasserstein_gp",
                   epochs=3, batch_size=64, learning_rate=2e-4, beta_2=0.9, critic_steps=3),
@@ -83,15 +85,35 @@ def load_classifier(verbose: int = 2):
 
 
 class TimeLimit(Callback):
-    """A callback that stops ``fit`` at the end of the first batch after ``minutes`` of training."""
+    """A callback that stops ``fit`` at the end of the first batch after ``minutes`` of training.
 
-    def __init__(self, minutes: float):
+    With ``anneal_from=f`` and ``optimizers``, it also anneals their learning rates to the time
+    budget: after the fraction f of the minutes has passed, each rate is its starting value times
+    ``(1 - t) / (1 - f)`` (t the fraction of the minutes passed), falling linearly to 0 when the
+    time is up, however many steps the machine manages by then.
+    """
+
+    def __init__(self, minutes: float, anneal_from: float | None = None, optimizers=()):
         super().__init__()
         self.minutes = float(minutes)
+        if anneal_from is not None and not 0.0 <= anneal_from < 1.0:
+            raise ValueError(f"TimeLimit: anneal_from must be a fraction in [0, 1) or None, got {anneal_from!r}")
+        self.anneal_from = anneal_from
+        self.optimizers = list(optimizers)
         self.stopped = False
 
     def on_train_begin(self, logs=None):
         self.start = time.perf_counter()
+        self.rates = [opt.learning_rate for opt in self.optimizers]
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.anneal_from is None:
+            return
+        passed = (time.perf_counter() - self.start) / (self.minutes * 60)
+        if passed > self.anneal_from:
+            scale = max(0.0, (1.0 - passed) / (1.0 - self.anneal_from))
+            for opt, rate in zip(self.optimizers, self.rates):
+                opt.learning_rate = rate * scale
 
     def on_train_batch_end(self, batch, logs=None):
         if time.perf_counter() - self.start > self.minutes * 60:
@@ -130,7 +152,7 @@ def train_gan(recipe_name: str, epochs=None, batch_size=None, minutes=None, seed
     print(f"recipe {recipe.name}: {recipe.description}")
     print(f"training on {len(x_train)} MNIST images for up to {epochs} epoch(s) or {minutes:g} minutes, "
           f"batch size {batch_size}")
-    limit = TimeLimit(minutes)
+    limit = TimeLimit(minutes, recipe.anneal_from, [gan.d_optimizer, gan.g_optimizer])
     start = time.perf_counter()
     history = gan.fit(x_train, epochs=epochs, batch_size=batch_size, verbose=verbose, callbacks=[limit, *(callbacks or [])])
     seconds = time.perf_counter() - start
