@@ -6,7 +6,8 @@
     discriminator Conv2D(64, 4, stride 2, LeakyReLU) -> Conv2D(128, 4, stride 2, LeakyReLU) -> Dense(1): a logit
     losses        non-saturating, from logits: L_D = E softplus(-D(x)) + E softplus(D(G(z))),  L_G = E softplus(-D(G(z)))
     Adam(beta_1=0.5): 8e-4 for the generator, 4e-4 for the discriminator; batch 64; a moving average of the
-                  generator's weights (decay 0.999) makes the samples; at most 30 minutes of training
+                  generator's weights (decay 0.999) makes the samples; at most 30 minutes of training, both
+                  learning rates falling linearly to 0 over the second half of that time (TimeLimit(anneal_from=0.5))
     target        classifier score >= 8.5 and Frechet classifier distance <= 10 (10,000 samples vs the test set)
 
 ``cr.generative.GAN`` overrides ``train_step``: a discriminator step then a generator step per batch.

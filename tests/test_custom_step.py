@@ -179,3 +179,20 @@ def test_gan_fit_logs_its_losses():
     assert set(history.history) == {"d_loss", "g_loss", "gp"}
     assert all(len(v) == 2 and np.all(np.isfinite(v)) for v in history.history.values())
     assert gan.generate(3).shape == (3, 8, 8, 1)
+
+
+@pytest.mark.parametrize("loss, critic_steps", [("non_saturating", 1), ("wasserstein_gp", 3)])
+def test_gan_train_step_shares_the_last_critic_steps_fakes_with_the_generator(loss, critic_steps):
+    # One latent batch a critic step: the generator's step goes back through the fakes the last
+    # critic step was shown (as PyTorch's DCGAN example), and both networks still move.
+    gan = _small_gan(loss)
+    gan.critic_steps = critic_steps
+    drawn = []
+    sample_latent = gan.sample_latent
+    gan.sample_latent = lambda n: drawn.append(n) or sample_latent(n)
+    real = cr.tensor(np.random.default_rng(0).uniform(size=(6, 8, 8, 1)).astype(np.float32))
+    g0, d0 = _trainable(gan.generator), _trainable(gan.discriminator)
+    logs = gan.train_step(real)
+    assert drawn == [6] * critic_steps
+    assert not _same(g0, _trainable(gan.generator)) and not _same(d0, _trainable(gan.discriminator))
+    assert np.isfinite(logs["g_loss"].result()) and np.isfinite(logs["d_loss"].result())

@@ -169,20 +169,30 @@ class GAN(Model):
             return F.wasserstein_generator_loss(fake_scores)
         return F.generator_loss(fake_scores, non_saturating=self.gan_loss == "non_saturating")
 
-    def discriminator_step(self, real):
+    def discriminator_step(self, real, fake=None):
         """One update of the discriminator on real images and fakes; the generator's weights are left alone
-        (its output is detached, and only the discriminator's weights go to the optimizer)."""
-        n = real.shape[0]
-        fake = self.generator(self.sample_latent(n), training=True).detach()
-        d_loss, gp = self._d_loss(real, fake)
+        (its output is detached, and only the discriminator's weights go to the optimizer).
+
+        ``fake``: the generator's images for this step (made here, without a graph, when None).
+        """
+        if fake is None:
+            with no_grad():
+                fake = self.generator(self.sample_latent(real.shape[0]), training=True)
+        d_loss, gp = self._d_loss(real, fake.detach())
         d_weights = self.discriminator.trainable_weights
         self.d_optimizer.apply(grad(d_loss, d_weights), d_weights)
         return d_loss, gp
 
-    def generator_step(self, n: int):
-        """One update of the generator through the discriminator; only the generator's weights change."""
-        g_loss = self._g_loss(self.discriminator(self.generator(self.sample_latent(n), training=True),
-                                                 training=True))
+    def generator_step(self, n: int, fake=None):
+        """One update of the generator through the discriminator; only the generator's weights change.
+
+        ``fake``: n images the generator made in this step with their graph (``train_step`` passes the
+        ones the discriminator's step was shown, as PyTorch's DCGAN example does, so that one generator
+        forward pass serves both steps); None makes new ones.
+        """
+        if fake is None:
+            fake = self.generator(self.sample_latent(n), training=True)
+        g_loss = self._g_loss(self.discriminator(fake, training=True))
         g_weights = self.generator.trainable_weights
         self.g_optimizer.apply(grad(g_loss, g_weights), g_weights)
         if self.generator_ema is not None:
@@ -193,9 +203,12 @@ class GAN(Model):
         if self.d_optimizer is None:
             raise RuntimeError("GAN.train_step: compile(d_optimizer=..., g_optimizer=...) first")
         real, _, _ = unpack_x_y_sample_weight(data)
-        for _ in range(self.critic_steps):
-            d_loss, gp = self.discriminator_step(real)
-        g_loss = self.generator_step(real.shape[0])
+        n = real.shape[0]
+        for step in range(self.critic_steps):
+            # the last critic step's fakes keep their graph: the generator's step goes back through them
+            fake = self.generator(self.sample_latent(n), training=True) if step == self.critic_steps - 1 else None
+            d_loss, gp = self.discriminator_step(real, fake)
+        g_loss = self.generator_step(n, fake)
         self.d_loss_tracker.update_state(float(d_loss.data))
         self.g_loss_tracker.update_state(float(g_loss.data))
         logs = {"d_loss": self.d_loss_tracker, "g_loss": self.g_loss_tracker}
