@@ -16,8 +16,18 @@ The neighbours (``--neighbour``): ``matmul``, NumPy multiplying 1024x1024 float3
 matrices on its default BLAS threads; ``cnn``, a chainrule CNN training with the thread
 policy off (``CHAINRULE_THREADS=fixed``), i.e. a naive second training run.
 
+Where the neighbour runs (``--session``). Linux's scheduler, with ``autogroup`` on (the
+default of desktop and many server kernels), first shares the cores between *sessions*
+(a terminal, a notebook's kernel, each has its own), and only then between the threads of
+one session. A neighbour started in this benchmark's own session (``shared``) competes
+thread by thread: against its two threads on two cores, a process on one thread gets 2/3
+of a core, so no thread count can bring a one-thread step under 1.5x its idle time. A
+neighbour in a session of its own (``own``, as a second terminal's test run or a second
+notebook) gets half the machine and leaves the other half to us. Both are timed by default.
+
     python -m benchmarks.busy                       # both models, matmul neighbour
     python -m benchmarks.busy --neighbour cnn --seconds 8
+    python -m benchmarks.busy --session own         # the neighbour in a session of its own only
 """
 from __future__ import annotations
 
@@ -138,13 +148,24 @@ def _rounds(configs, model, batch, seconds, rounds) -> dict:
     return {label: sorted(r, key=lambda v: v["ms"])[len(r) // 2] for label, r in runs.items()}
 
 
-def _start_neighbour(kind: str):
+def _start_neighbour(kind: str, own_session: bool = False):
+    """Start the neighbour; ``own_session`` runs it in a session of its own (``setsid``), as a program
+    started from another terminal, or a second notebook's kernel, runs."""
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
     env["CHAINRULE_THREADS"] = "fixed"
-    proc = subprocess.Popen([sys.executable, "-c", NEIGHBOURS[kind]], env=env,
+    proc = subprocess.Popen([sys.executable, "-c", NEIGHBOURS[kind]], env=env, start_new_session=own_session,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(2.0)  # let it import and reach its loop
     return proc
+
+
+def _autogroup() -> str:
+    """Whether Linux's scheduler groups the tasks of each session (``kernel.sched_autogroup_enabled``)."""
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
+            return "on" if f.read().strip() == "1" else "off"
+    except OSError:
+        return "unknown"
 
 
 def main(argv=None) -> int:
@@ -157,6 +178,10 @@ def main(argv=None) -> int:
     p.add_argument("--neighbour", choices=sorted(NEIGHBOURS), default="matmul",
                    help="the CPU-bound process that makes the machine busy (default matmul)")
     p.add_argument("--only", nargs="+", metavar="MODEL", help="text_mlp and/or text_cnn")
+    p.add_argument("--session", choices=("shared", "own", "both"), default="both",
+                   help="start the neighbour in this benchmark's session (shared) or in one of its own (own, as "
+                        "a program started from another terminal or a second notebook's kernel), or time both "
+                        "(default both; see the module's text)")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = p.parse_args(argv)
     if args.worker:
@@ -165,31 +190,38 @@ def main(argv=None) -> int:
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     models = [(m, b) for m, b in MODELS if not args.only or m in args.only]
+    sessions = ("shared", "own") if args.session == "both" else (args.session,)
     print(f"busy-machine benchmark: {cores} cores, neighbour {args.neighbour!r}, {args.seconds:g} s per timing, "
-          f"median of {args.rounds} interleaved rounds; load average at start {os.getloadavg()[0]:.2f}")
-    print(f"{'model':<16}{'configuration':<22}{'idle ms':>10}{'busy ms':>10}{'busy/idle':>11}   policy when busy")
+          f"median of {args.rounds} interleaved rounds; load average at start {os.getloadavg()[0]:.2f}; "
+          f"scheduler autogroup {_autogroup()}")
+    print(f"{'model':<16}{'session':<9}{'configuration':<22}{'idle ms':>10}{'busy ms':>10}{'busy/idle':>11}"
+          f"   policy when busy")
     results = []
     for model, batch in models:
         idle = _rounds(_configs(cores), model, batch, args.seconds, args.rounds)
-        neighbour = _start_neighbour(args.neighbour)
-        try:
-            busy = _rounds(_configs(cores), model, batch, args.seconds, args.rounds)
-        finally:
-            neighbour.kill()
-            neighbour.wait()
+        for session in sessions:
+            neighbour = _start_neighbour(args.neighbour, own_session=session == "own")
+            try:
+                busy = _rounds(_configs(cores), model, batch, args.seconds, args.rounds)
+            finally:
+                neighbour.kill()
+                neighbour.wait()
+            for label, _, _ in _configs(cores):
+                i, b = idle[label]["ms"], busy[label]["ms"]
+                pol = busy[label].get("policy")
+                note = f"{pol['blas_threads']} BLAS thread(s), others {pol['others_load']}" if pol and \
+                    pol["mode"] == "auto" else ""
+                print(f"{model + ' b' + str(batch):<16}{session:<9}{label:<22}{i:>10.2f}{b:>10.2f}{b / i:>10.2f}x   "
+                      f"{note}")
+                results.append({"model": model, "batch": batch, "session": session, "config": label, "idle_ms": i,
+                                "busy_ms": b, "ratio": b / i, "busy_policy": pol,
+                                "idle_policy": idle[label].get("policy")})
         best_fixed = min(v["ms"] for k, v in idle.items() if k.startswith("chainrule ") and "thread" in k)
-        for label, _, _ in _configs(cores):
-            i, b = idle[label]["ms"], busy[label]["ms"]
-            pol = busy[label].get("policy")
-            note = f"{pol['blas_threads']} BLAS thread(s), others {pol['others_load']}" if pol and \
-                pol["mode"] == "auto" else ""
-            print(f"{model + ' b' + str(batch):<16}{label:<22}{i:>10.2f}{b:>10.2f}{b / i:>10.2f}x   {note}")
-            results.append({"model": model, "batch": batch, "config": label, "idle_ms": i, "busy_ms": b,
-                            "ratio": b / i, "busy_policy": pol, "idle_policy": idle[label].get("policy")})
-        print(f"{'':<16}{'policy vs best fixed, idle':<42}{idle['chainrule']['ms'] / best_fixed:>10.2f}x")
+        print(f"{'':<16}{'policy vs best fixed, idle':<51}{idle['chainrule']['ms'] / best_fixed:>10.2f}x")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"cores": cores, "neighbour": args.neighbour, "seconds": args.seconds, "rows": results}, f,
+            json.dump({"cores": cores, "neighbour": args.neighbour, "seconds": args.seconds, "autogroup": _autogroup(),
+                       "rows": results}, f,
                       indent=1)
     return 0
 

@@ -525,3 +525,31 @@ def test_schedule_serialization():
 
 def test_exposed_as_cr_optimizers():
     assert cr.optimizers is optimizers and cr.optimizers.schedules is schedules
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "sgd_momentum", "rmsprop", "adagrad"])
+def test_slots_stalled_in_the_subnormal_range_are_flushed_to_zero(name):
+    """A weight whose gradient is 0 lets its momentum decay into the subnormal floats, where rounding
+    stalls it above 0 (slow arithmetic on many CPUs); every FLUSH_EVERY steps such values become 0."""
+    from chainrule.optimizers import base
+
+    make = {"adam": lambda: optimizers.Adam(), "adamw": lambda: optimizers.AdamW(),
+            "sgd_momentum": lambda: optimizers.SGD(0.01, momentum=0.9), "rmsprop": lambda: optimizers.RMSprop(),
+            "adagrad": lambda: optimizers.Adagrad()}[name]
+    opt = make()
+    w = cr.Tensor(np.ones((3, 4), dtype=np.float32), requires_grad=True)
+    opt.build([w])
+    tiny = np.finfo(np.float32).tiny
+    slots = opt._slots[0]
+    for a in slots.values():
+        a[...] = np.float32(3e-45)             # a few of the smallest subnormals
+        a[0, 0] = np.float32(2e-30)            # a normal value, left as the update makes it
+    zero = np.zeros((3, 4), dtype=np.float32)
+    for _ in range(base.FLUSH_EVERY - 1):
+        opt.apply([zero], [w])
+    assert any(((a != 0) & (np.abs(a) < tiny)).any() for a in slots.values())   # stalled, not yet flushed
+    opt.apply([zero], [w])
+    for key, a in slots.items():
+        sub = (a != 0) & (np.abs(a) < tiny)
+        assert not sub.any(), f"{name} slot {key} kept {int(sub.sum())} subnormal values"
+    assert any(a[0, 0] != 0 for a in slots.values())                            # normal values untouched
