@@ -207,7 +207,10 @@ class Orthogonal(Initializer):
         q *= np.sign(np.diag(r))
         if rows < cols:
             q = q.T
-        return (self.gain * q[:rows, :cols]).reshape(shape).astype(dtype or backend.floatx())
+        # C order: q.T (and NumPy's QR itself) is Fortran-ordered, and a weight in the other order
+        # than its gradient and optimizer slots makes every elementwise update strided (an LSTM's
+        # recurrent kernel: Adam's update 1 ms instead of 0.09 ms).
+        return np.ascontiguousarray(self.gain * q[:rows, :cols], dtype=dtype or backend.floatx()).reshape(shape)
 
     def get_config(self):
         return {"gain": self.gain, "seed": self.seed}

@@ -207,7 +207,7 @@ class Layer:
             name = "variable" if not self._own_weights else f"variable_{len(self._own_weights)}"
         init = initializers.get("glorot_uniform" if initializer is None else initializer)
         dtype = np.dtype(dtype or self.dtype or backend.floatx())
-        value = np.asarray(init(tuple(shape), dtype=dtype), dtype=dtype)
+        value = np.asarray(init(tuple(shape), dtype=dtype), dtype=dtype, order="C")   # C order, as the slots
         w = Tensor._wrap(value)
         w.name = f"{self.name}/{name}"
         w.requires_grad = bool(trainable)
