@@ -20,10 +20,11 @@ Where the neighbour runs (``--session``). Linux's scheduler, with ``autogroup`` 
 default of desktop and many server kernels), first shares the cores between *sessions*
 (a terminal, a notebook's kernel, each has its own), and only then between the threads of
 one session. A neighbour started in this benchmark's own session (``shared``) competes
-thread by thread: against its two threads on two cores, a process on one thread gets 2/3
-of a core, so no thread count can bring a one-thread step under 1.5x its idle time. A
-neighbour in a session of its own (``own``, as a second terminal's test run or a second
-notebook) gets half the machine and leaves the other half to us. Both are timed by default.
+thread by thread: against its two busy threads on two cores, a fair share for a process on
+one thread is 2/3 of a core, 1.5x its idle time (measured 1.2-1.4x with one thread fixed, as
+the neighbour's BLAS threads also wait on each other). A neighbour in a session of its own
+(``own``, as a second terminal's test run or a second notebook) gets half the machine and
+leaves the other half to us. Both are timed by default.
 
     python -m benchmarks.busy                       # both models, matmul neighbour
     python -m benchmarks.busy --neighbour cnn --seconds 8

@@ -286,3 +286,20 @@ def test_a_forked_child_gets_a_pool_of_its_own():
     os.kill(pid, 9)
     os.waitpid(pid, 0)
     pytest.fail("the forked child's parallel.run hung")
+
+
+@pytest.mark.parametrize("n, per_block", [(64, 20), (128, 20), (7, 2), (5, 1), (64, 64), (3, 100)])
+def test_conv_blocks_of_whole_samples_are_even_and_a_multiple_of_four(monkeypatch, n, per_block):
+    """64 samples at most 20 a block: 16 x 4, not 20, 20, 20, 4 (one of two threads idle 40% of the time)."""
+    geo = cg._Geometry("conv", (n, 6, 6, 2), (3, 3, 2, 4), 1, "valid", 1, 1)
+    row_bytes = 8
+    per_sample = 4 * 4 * row_bytes                                   # out_spatial (4, 4)
+    monkeypatch.setattr(cg, "CHUNK_BYTES", per_block * per_sample)
+    blocks = list(geo.blocks(row_bytes))
+    sizes = [b[0].stop - b[0].start for b in blocks]
+    assert all(osl == slice(None) for _, osl in blocks)
+    assert sum(sizes) == n and blocks[0][0].start == 0
+    assert all(a[0].stop == b[0].start for a, b in zip(blocks, blocks[1:]))   # contiguous, in order
+    assert max(sizes) <= per_block and max(sizes) - min(sizes) <= 1
+    if len(blocks) > 1:
+        assert len(blocks) % cg.BLOCK_MULTIPLE == 0 or len(blocks) == n

@@ -399,17 +399,3 @@ def test_fused_layer_equals_stepping_its_cell(kind, go_backwards, zero_out):
     for a, b in zip(g1, g2):
         np.testing.assert_allclose(a.data, b.data, rtol=1e-9, atol=1e-11)
 
-
-@pytest.mark.parametrize("shape", [(128, 512), (512, 128), (3, 4, 6)])
-def test_orthogonal_weights_are_c_ordered_like_their_gradients_and_slots(shape):
-    """NumPy's QR gives a Fortran-ordered matrix; a weight in the other order than its gradient and
-    optimizer slots made Adam's update of an LSTM's recurrent kernel 10x slower (strided passes)."""
-    w = cr.initializers.Orthogonal(seed=0)(shape)
-    assert w.flags["C_CONTIGUOUS"] and w.shape == shape
-    flat = w.reshape(-1, shape[-1])
-    small = min(flat.shape)
-    gram = flat.T @ flat if flat.shape[0] >= flat.shape[1] else flat @ flat.T
-    np.testing.assert_allclose(gram, np.eye(small), atol=1e-5)
-    layer = cr.layers.LSTM(8)
-    layer.build((None, 5, 3))
-    assert all(v.data.flags["C_CONTIGUOUS"] for v in layer.weights)

@@ -26,9 +26,9 @@ so ``m`` never reaches 0 and every later step computes with subnormal operands. 
 CPUs take a microcode assist for each of those: on a 2.6 GHz Xeon a multiply over 100,000
 subnormal float32 values took 472 us against 11 us for normal ones, and the texts' MLP's
 Adam update (21% of its first layer's momenta subnormal after 2,000 steps) took most of
-its 1.7 ms step, which took 0.79 ms once the subnormals were gone. PyTorch's optimizers do
-the same arithmetic and meet the same stall (``torch.set_flush_denormal`` is off by default,
-and it changes the whole process's arithmetic). chainrule sets such slot values to exactly
+its 1.7 ms step, which took 0.79 ms once the subnormals were gone. PyTorch's Adam computes
+the same recurrence (``exp_avg.lerp_(grad, 1 - beta1)``), so the same rounding stalls it
+(``torch.set_flush_denormal`` is off by default, and it changes the whole process's arithmetic). chainrule sets such slot values to exactly
 0 every ``FLUSH_EVERY`` steps: a change of at most ``2^-126`` in a slot, far below anything
 its update can show in a weight (``docs/optimizers.md``).
 
