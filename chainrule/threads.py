@@ -41,6 +41,16 @@ wanted both cores (measured on the texts' CNN, batch 64: 40-44 ms a training ste
 28.5-30 ms with the BLAS held, ``benchmarks/README.md``). A model without convolutions never
 takes the hold, and its products run on all the BLAS's threads as before.
 
+A loop's steps are another matter. Giving the count back after each of them lets the next
+step's first dense product run on two BLAS threads, and OpenBLAS's worker, which spins for a
+while after it, then takes a core from the pool's convolution blocks. A GAN's step is worst:
+it starts with the generator's Dense layer and has several outermost calls (the generator,
+the discriminator on real and fake images, two gradient computations), each of which gave
+the count back; its step measured 200-215 ms, no faster on two threads than on one. So
+``fit``, ``evaluate``, ``predict``, ``train_on_batch`` and ``test_on_batch`` run inside
+``loop()``: a hold taken in one step lasts until the loop ends (the DCGAN: 131 ms a step). A
+custom loop can do the same with ``with chainrule.threads.loop(): ...`` around its steps.
+
 The BLAS is reached through threadpoolctl (a small, well-kept library for exactly
 this). Without it, or on a system without ``/proc/stat``, the policy does nothing.
 """
@@ -116,6 +126,7 @@ class _Policy:
         self.changes = 0
         self.held_from = None             # while the BLAS is held at one thread: the count to give back
         self.holders = 0                  # hold_single sections open now (ops may run on several user threads)
+        self.loops = 0                    # loop() sections open now: a hold lasts to the end of the last one
         self.hold_lock = threading.Lock()
 
     # ------------------------------------------------------------------ the BLAS
@@ -221,6 +232,7 @@ def _after_fork_in_child():
     """A forked child (a data-loading worker) has one thread: no section of the parent's is open in it."""
     _policy.hold_lock = threading.Lock()
     _policy.holders = 0
+    _policy.loops = 0
 
 
 if hasattr(os, "register_at_fork"):
@@ -235,7 +247,7 @@ def update() -> None:
     ends there too.
     """
     p = _policy
-    if p.held_from is not None:
+    if p.held_from is not None and not p.loops:
         release_hold()
     now = time.monotonic()
     if now < p.next_look:
@@ -290,6 +302,33 @@ def hold_single(n: int):
     finally:
         with p.hold_lock:
             p.holders -= 1
+
+
+@contextmanager
+def loop():
+    """A training or inference loop (``fit``, ``predict``, a custom loop): a hold lasts to its end.
+
+    Inside, neither an outermost layer call nor the end of a backward pass gives the BLAS its
+    threads back (``work_done``); leaving the last open loop does. Loops may nest and may run on
+    several user threads at once. Usable as a decorator: ``@loop()``.
+    """
+    p = _policy
+    with p.hold_lock:
+        p.loops += 1
+    try:
+        yield
+    finally:
+        with p.hold_lock:
+            p.loops -= 1
+            last = p.loops == 0
+        if last:
+            release_hold()
+
+
+def work_done() -> None:
+    """A backward pass is over: outside a ``loop()``, the BLAS gets its threads back."""
+    if not _policy.loops:
+        release_hold()
 
 
 def release_hold() -> None:

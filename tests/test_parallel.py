@@ -236,6 +236,71 @@ def test_a_layer_call_and_a_backward_pass_end_the_hold(monkeypatch):
     assert count[0] == 2
 
 
+def _counting_blas(monkeypatch):
+    p = threads._policy
+    count = [2]
+    monkeypatch.setattr(p, "blas_threads", lambda: count[0])
+    monkeypatch.setattr(p, "set_blas_threads", lambda n: count.__setitem__(0, n) or True)
+    monkeypatch.setattr(p, "held_from", None)
+    return count
+
+
+def test_inside_a_loop_the_hold_lasts_to_the_loop_end(monkeypatch):
+    """Outermost layer calls and backward passes inside loop() keep the hold; leaving the last loop ends it."""
+    count = _counting_blas(monkeypatch)
+    layer = cr.layers.Dense(3)
+    x = cr.tensor(np.ones((2, 4), np.float32))
+    with threads.loop():
+        with parallel.single_blas(2):
+            pass
+        assert count[0] == 1
+        with threads.loop():                 # nested: the outer one still holds
+            out = layer(x)
+            cr.grad(out.sum(), layer.trainable_weights)
+            layer(x).sum().backward()
+        assert count[0] == 1 and threads._policy.held_from == 2
+    assert count[0] == 2 and threads._policy.held_from is None and threads._policy.loops == 0
+    with pytest.raises(RuntimeError):        # an error inside still ends the loop and the hold
+        with threads.loop():
+            with parallel.single_blas(2):
+                raise RuntimeError("inside")
+    assert count[0] == 2 and threads._policy.loops == 0
+
+
+def test_fit_holds_through_a_custom_step_with_several_calls(monkeypatch):
+    """A GAN-like train_step (two outermost calls, two gradient computations) keeps the hold of its
+    first convolution to the end of fit, and fit gives the threads back when it returns."""
+    count = _counting_blas(monkeypatch)
+    seen = []
+
+    class TwoCalls(cr.Model):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = cr.layers.Dense(4), cr.layers.Dense(1)
+
+        def call(self, x):
+            return self.b(self.a(x))
+
+        def train_step(self, data):
+            x = data[0] if isinstance(data, tuple) else data
+            with parallel.single_blas(2):    # as a convolution's blocks do
+                pass
+            h = self.a(x)
+            cr.grad(h.sum(), self.a.trainable_weights)
+            out = self.b(h.detach())
+            cr.grad(out.sum(), self.b.trainable_weights)
+            seen.append(count[0])
+            return {"loss": float(out.data.mean())}
+
+    model = TwoCalls()
+    model.compile(optimizer="sgd")
+    model.fit(np.ones((8, 3), np.float32), epochs=2, batch_size=4, verbose=0)
+    assert seen == [1, 1, 1, 1]
+    assert count[0] == 2 and threads._policy.held_from is None and threads._policy.loops == 0
+    model.predict(np.ones((4, 3), np.float32), verbose=0)
+    assert count[0] == 2 and threads._policy.loops == 0
+
+
 def test_work_started_inside_a_parallel_part_runs_serially(monkeypatch):
     """A part that starts parallel work of its own runs it on its thread (the pool is not waited on from inside)."""
     monkeypatch.setattr(threads._policy, "planned_threads", lambda: 2)

@@ -48,7 +48,7 @@ GAN_RECIPES = {
         GANRecipe("gan-mnist", "DCGAN on MNIST: Dense -> 2 Conv2DTranspose -> 3x3 Conv2D generator (moving "
                   "average of its weights samples), 2-conv discriminator, non-saturating loss, Adam(beta_1=0.5) "
                   "at 8e-4 for the generator and 4e-4 for the discriminator, both falling linearly to 0 over the second "
-                  "half of the time", "non_saturating", epochs=10,
+                  "half of the time", "non_saturating", epochs=50,
                   batch_size=64, learning_rate=8e-4, d_learning_rate=4e-4, beta_2=0.999, ema=0.999,
                   refine_filters=32, anneal_from=0.5),
         GANRecipe("wgan-gp-mnist", "WGAN-GP on MNIST: the DCGAN networks, Wasserstein loss with gradient penalty "

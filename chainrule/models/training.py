@@ -38,7 +38,7 @@ import warnings
 
 import numpy as np
 
-from .. import backend
+from .. import backend, threads
 from ..autograd.engine import grad
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
@@ -236,6 +236,7 @@ def _should_validate(epoch: int, freq) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ loops
+@threads.loop()  # a hold of the BLAS at one thread lasts the whole loop (chainrule.threads)
 def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
         validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
         steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
@@ -316,6 +317,7 @@ def _evaluate_batches(model, data, cb, stepper) -> dict:
     return logs
 
 
+@threads.loop()
 def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
              callbacks=None, return_dict=False):
     from .. import callbacks as cbks
@@ -337,6 +339,7 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weig
     return values[0] if len(values) == 1 else values
 
 
+@threads.loop()
 def predict(model, x, batch_size=None, verbose=0, steps=None, callbacks=None):
     from .. import callbacks as cbks
 
@@ -374,6 +377,7 @@ def predict(model, x, batch_size=None, verbose=0, steps=None, callbacks=None):
     return result if dist is None else dist.gather(result, data)
 
 
+@threads.loop()
 def train_on_batch(model, x, y, sample_weight=None, class_weight=None, return_dict=False):
     stepper = Stepper(model, "train_on_batch")
     data = make_batches(model, x, y, sample_weight, _ONE_BATCH, False, None, class_weight, "train_on_batch",
@@ -383,6 +387,7 @@ def train_on_batch(model, x, y, sample_weight=None, class_weight=None, return_di
     return _result(logs, return_dict, model)
 
 
+@threads.loop()
 def test_on_batch(model, x, y, sample_weight=None, return_dict=False):
     stepper = Stepper(model, "test_on_batch")
     data = make_batches(model, x, y, sample_weight, _ONE_BATCH, False, None, where="test_on_batch",
