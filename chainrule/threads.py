@@ -244,7 +244,7 @@ def update() -> None:
 
     Called by chainrule at each outermost layer call; cheap (a clock read) between looks.
     A model's step starts there, so a hold of the BLAS at one thread from the last step
-    ends there too.
+    ends there too, unless a ``loop()`` is open (then it lasts to the loop's end).
     """
     p = _policy
     if p.held_from is not None and not p.loops:

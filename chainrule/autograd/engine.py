@@ -327,7 +327,7 @@ def _sum_grads(a, b, create_graph):
 def backward(tensors, grad_tensors=None, create_graph=False, retain_graph=None) -> None:
     """Accumulate d(sum of tensors . grad_tensors)/d(leaf) into each leaf's ``.grad``."""
     run_backward(tensors, grad_tensors, None, create_graph, retain_graph, where="backward")
-    threads.work_done()  # the gradients are done: outside a model's step, the BLAS gets its threads back
+    threads.work_done()  # the gradients are done: outside a loop (fit, ...), the BLAS gets its threads back
 
 
 def grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=None, allow_unused=True):
@@ -344,7 +344,7 @@ def grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=No
     if grad_outputs is not None and isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs]
     res = run_backward(outputs, grad_outputs, inputs, create_graph, retain_graph, where="grad")
-    threads.work_done()  # the gradients are done: outside a model's step, the BLAS gets its threads back
+    threads.work_done()  # the gradients are done: outside a loop (fit, ...), the BLAS gets its threads back
     if not allow_unused:
         for i, g in enumerate(res):
             if g is None:
