@@ -11,7 +11,8 @@ the discriminator's ``.grad`` it also fills is simply ignored). The loop is the 
 ``GAN.train_step``; it prints the losses every 50 steps and writes a grid at the end. It runs
 inside ``chainrule.threads.loop()``, as ``fit`` does: the convolutions keep the BLAS at one
 thread (their blocks run on chainrule's own threads) until the loop ends, instead of giving the
-threads back after every network call and gradient (about 1.5x faster a step on two cores).
+threads back after every network call and gradient (the hold made ``fit``'s DCGAN step 1.5x
+faster on two cores).
 
 Run:  python examples/gan_custom_loop.py [--steps N] [--batch-size B] [--grid PNG] [--seed S]
 """

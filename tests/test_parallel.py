@@ -202,12 +202,18 @@ def test_single_blas_holds_the_blas_until_the_step_ends(monkeypatch):
     assert seen == [1, 2]
 
 
-def test_policy_changes_during_a_hold_wait_for_its_end(monkeypatch):
+def _counting_blas(monkeypatch):
     p = threads._policy
     count = [2]
     monkeypatch.setattr(p, "blas_threads", lambda: count[0])
     monkeypatch.setattr(p, "set_blas_threads", lambda n: count.__setitem__(0, n) or True)
     monkeypatch.setattr(p, "held_from", None)
+    return count
+
+
+def test_policy_changes_during_a_hold_wait_for_its_end(monkeypatch):
+    p = threads._policy
+    count = _counting_blas(monkeypatch)
     with parallel.single_blas(2):
         pass
     assert count[0] == 1
@@ -217,11 +223,7 @@ def test_policy_changes_during_a_hold_wait_for_its_end(monkeypatch):
 
 
 def test_a_layer_call_and_a_backward_pass_end_the_hold(monkeypatch):
-    p = threads._policy
-    count = [2]
-    monkeypatch.setattr(p, "blas_threads", lambda: count[0])
-    monkeypatch.setattr(p, "set_blas_threads", lambda n: count.__setitem__(0, n) or True)
-    monkeypatch.setattr(p, "held_from", None)
+    count = _counting_blas(monkeypatch)
     layer = cr.layers.Dense(3)
     x = cr.tensor(np.ones((2, 4), np.float32))
     with parallel.single_blas(2):
@@ -234,15 +236,6 @@ def test_a_layer_call_and_a_backward_pass_end_the_hold(monkeypatch):
     assert count[0] == 1
     cr.grad(out.sum(), layer.trainable_weights)
     assert count[0] == 2
-
-
-def _counting_blas(monkeypatch):
-    p = threads._policy
-    count = [2]
-    monkeypatch.setattr(p, "blas_threads", lambda: count[0])
-    monkeypatch.setattr(p, "set_blas_threads", lambda n: count.__setitem__(0, n) or True)
-    monkeypatch.setattr(p, "held_from", None)
-    return count
 
 
 def test_inside_a_loop_the_hold_lasts_to_the_loop_end(monkeypatch):
